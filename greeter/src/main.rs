@@ -1,0 +1,13 @@
+//! `greeter`: calls greeting and name concurrently and answers
+//! `From HOST: <greeting> <name>`.
+//!
+//! Run: `PORT=3003 GREETING_URL=http://localhost:3002 NAME_URL=http://localhost:3001 cargo run -p greeter`
+
+use service_core::greeter::{self, Greeter};
+use service_core::server;
+
+fn main() -> std::process::ExitCode {
+    server::launch("greeter", 3000, |env, config, client| {
+        Ok(greeter::app(Greeter::from_env(env, client)?, &config.hostname))
+    })
+}

@@ -1,0 +1,11 @@
+//! `greeting`: answers a random greeting and its host, `Hi (HOST)`.
+//!
+//! Run: `PORT=3002 cargo run -p greeting`
+
+use service_core::{server, words};
+
+fn main() -> std::process::ExitCode {
+    server::launch("greeting", 3000, |_, config, _| {
+        Ok(words::app(&words::GREETINGS, &config.hostname))
+    })
+}

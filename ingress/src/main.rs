@@ -1,0 +1,11 @@
+//! `ingress`: the front door, answering `From HOST: <greeter body>`.
+//!
+//! Run: `GREETER_URL=http://localhost:3003 cargo run -p ingress` (listens on 8080)
+
+use service_core::{ingress, server};
+
+fn main() -> std::process::ExitCode {
+    server::launch("ingress", 8080, |env, config, client| {
+        ingress::app_from_env(env, client, &config.hostname)
+    })
+}

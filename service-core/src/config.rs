@@ -1,0 +1,245 @@
+//! Typed configuration read from a key/value source.
+//!
+//! Services read the process environment; tests hand in a map, so no test
+//! mutates the environment of the process it runs in.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::Url;
+
+/// A configuration variable that is missing or malformed.
+///
+/// Its `Display` is the one line a process prints before exiting with
+/// [`ConfigError::EXIT_CODE`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    /// The variable's name, e.g. `NAME_URL`.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// `EX_USAGE` from sysexits.h: the process was started wrongly.
+    pub const EXIT_CODE: u8 = 64;
+
+    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A snapshot of key/value settings, usually the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    /// The environment of this process. Variables that are not UTF-8 are
+    /// kept out and so read as unset.
+    pub fn from_process() -> Self {
+        Self(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
+    }
+
+    /// Settings from pairs, for tests and embedding.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The raw value of `var`; an empty value counts as unset.
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.0.get(var).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A required absolute `http` or `https` URL.
+    pub fn url(&self, var: &'static str) -> Result<Url, ConfigError> {
+        let raw = self
+            .get(var)
+            .ok_or_else(|| ConfigError::new(var, "is not set (expected a URL such as http://name:3000)"))?;
+        let url = Url::parse(raw).map_err(|e| ConfigError::new(var, format!("{raw:?} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(ConfigError::new(
+                var,
+                format!("{raw:?} is not an http(s) URL with a host"),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// An optional value parsed with `FromStr`, or `default` when unset.
+    pub fn parse_or<T>(&self, var: &'static str, default: T, expected: &str) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+    {
+        match self.get(var) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(var, format!("{raw:?} is not {expected}"))),
+        }
+    }
+
+    /// An optional duration in whole milliseconds, greater than zero.
+    pub fn millis_or(&self, var: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+        let expected = "a whole number of milliseconds greater than 0";
+        match self.parse_or(var, default_ms, expected)? {
+            0 => Err(ConfigError::new(var, format!("0 is not {expected}"))),
+            ms => Ok(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log pipelines such as CloudWatch.
+    Json,
+}
+
+/// What every service reads, whatever its upstreams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// `PORT`: where to listen, on all interfaces.
+    pub port: u16,
+    /// `HOSTNAME`, else the OS hostname: printed in every payload.
+    pub hostname: String,
+    /// `LOG_FORMAT`: `text` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `UPSTREAM_TIMEOUT_MS` (default 2000): the whole of one upstream call.
+    pub upstream_timeout: Duration,
+    /// `DRAIN_TIMEOUT_MS` (default 10000): how long in-flight requests may
+    /// run on after SIGTERM.
+    pub drain_timeout: Duration,
+}
+
+impl ServiceConfig {
+    /// Reads the common settings; `default_port` is the service's own.
+    pub fn from_env(env: &Env, default_port: u16) -> Result<Self, ConfigError> {
+        let log_format = match env.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not text or json"),
+                ));
+            }
+        };
+        Ok(Self {
+            port: env.parse_or("PORT", default_port, "a port number (0-65535)")?,
+            hostname: env.get("HOSTNAME").map_or_else(os_hostname, str::to_owned),
+            log_format,
+            upstream_timeout: env.millis_or("UPSTREAM_TIMEOUT_MS", 2000)?,
+            drain_timeout: env.millis_or("DRAIN_TIMEOUT_MS", 10_000)?,
+        })
+    }
+}
+
+fn os_hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = ServiceConfig::from_env(&Env::default(), 3000).unwrap();
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.upstream_timeout, Duration::from_secs(2));
+        assert_eq!(config.drain_timeout, Duration::from_secs(10));
+        assert!(!config.hostname.is_empty());
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let env = Env::from_pairs([
+            ("PORT", "8081"),
+            ("HOSTNAME", "ip-10-0-2-33.ec2.internal"),
+            ("LOG_FORMAT", "JSON"),
+            ("UPSTREAM_TIMEOUT_MS", "250"),
+            ("DRAIN_TIMEOUT_MS", "500"),
+        ]);
+        let config = ServiceConfig::from_env(&env, 3000).unwrap();
+        assert_eq!(
+            config,
+            ServiceConfig {
+                port: 8081,
+                hostname: "ip-10-0-2-33.ec2.internal".into(),
+                log_format: LogFormat::Json,
+                upstream_timeout: Duration::from_millis(250),
+                drain_timeout: Duration::from_millis(500),
+            }
+        );
+    }
+
+    #[test]
+    fn a_port_that_is_not_a_number_names_port() {
+        let err = ServiceConfig::from_env(&Env::from_pairs([("PORT", "eighty")]), 3000).unwrap_err();
+        assert_eq!(err.var, "PORT");
+        assert_eq!(
+            err.to_string(),
+            r#"PORT: "eighty" is not a port number (0-65535)"#
+        );
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_rejected() {
+        let err = ServiceConfig::from_env(&Env::from_pairs([("PORT", "70000")]), 3000).unwrap_err();
+        assert_eq!(err.var, "PORT");
+    }
+
+    #[test]
+    fn a_zero_timeout_is_rejected() {
+        let err =
+            ServiceConfig::from_env(&Env::from_pairs([("UPSTREAM_TIMEOUT_MS", "0")]), 3000).unwrap_err();
+        assert_eq!(err.var, "UPSTREAM_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn an_unknown_log_format_is_rejected() {
+        let err = ServiceConfig::from_env(&Env::from_pairs([("LOG_FORMAT", "xml")]), 3000).unwrap_err();
+        assert_eq!(err.to_string(), r#"LOG_FORMAT: "xml" is not text or json"#);
+    }
+
+    #[test]
+    fn a_missing_url_names_the_variable() {
+        let err = Env::default().url("NAME_URL").unwrap_err();
+        assert_eq!(err.var, "NAME_URL");
+        assert!(err.to_string().starts_with("NAME_URL: is not set"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_url_names_the_variable() {
+        for bad in ["name:3000", "not a url", "ftp://name", "http://"] {
+            let err = Env::from_pairs([("NAME_URL", bad)]).url("NAME_URL").unwrap_err();
+            assert_eq!(err.var, "NAME_URL", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_good_url_is_parsed() {
+        let url = Env::from_pairs([("NAME_URL", "http://localhost:3001")])
+            .url("NAME_URL")
+            .unwrap();
+        assert_eq!(url.as_str(), "http://localhost:3001/");
+    }
+}

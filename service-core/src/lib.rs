@@ -1,0 +1,20 @@
+//! Everything the Greeter demo's services share, written once so the
+//! container services and the Lambda run the very same logic.
+//!
+//! - [`config`] holds typed settings from the environment.
+//! - [`telemetry`] holds logging.
+//! - [`server`] holds serving, graceful shutdown, and each binary's `main`.
+//! - [`router`] holds health, request ids, per-request logs.
+//! - [`upstream`] holds the HTTP client and its errors.
+//! - [`words`] holds `name` and `greeting`.
+//! - [`greeter`] holds `From <who>: <greeting> <name>`.
+//! - [`ingress`] holds `From <host>: <greeter>`, unquoting Lambda answers.
+
+pub mod config;
+pub mod greeter;
+pub mod ingress;
+pub mod router;
+pub mod server;
+pub mod telemetry;
+pub mod upstream;
+pub mod words;

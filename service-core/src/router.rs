@@ -1,0 +1,136 @@
+//! The routes and layers every service shares: `GET /health`, the payload
+//! on every other `GET` path, 405 with `Allow` for other methods, request
+//! ids and one log line per request.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::Request;
+use axum::routing::{MethodRouter, get};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+/// The body of `GET /health`.
+pub const HEALTHY: &str = "healthy";
+
+/// A service's router: `payload` (a `get(...)` method router) answers
+/// every path but `/health`.
+pub fn service<S>(payload: MethodRouter<S>, state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/health", get(|| async { HEALTHY }))
+        .route("/", payload.clone())
+        .route("/{*path}", payload)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn request_span<B>(request: &Request<B>) -> Span {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+    )
+}
+
+fn log_response<B>(response: &axum::http::Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        "served"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{StatusCode, header};
+    use tower::ServiceExt;
+
+    fn app() -> Router {
+        service(get(|| async { "payload" }), ())
+    }
+
+    async fn send(method: &str, uri: &str) -> axum::http::Response<Body> {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        app().oneshot(request).await.unwrap()
+    }
+
+    async fn text(response: axum::http::Response<Body>) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn health_answers_healthy_as_plain_text() {
+        let response = send("GET", "/health").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(text(response).await, "healthy");
+    }
+
+    #[tokio::test]
+    async fn every_other_get_path_answers_the_payload() {
+        for path in ["/", "/anything", "/a/b/c?x=1", "/health/"] {
+            let response = send("GET", path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(text(response).await, "payload", "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_methods_get_405_with_allow() {
+        for (method, path) in [("POST", "/"), ("DELETE", "/x"), ("PUT", "/health")] {
+            let response = send(method, path).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            let allow = response.headers()[header::ALLOW].to_str().unwrap();
+            assert!(allow.contains("GET"), "{allow}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_id_is_made_when_missing_and_kept_when_given() {
+        let made = send("GET", "/").await;
+        let id = made.headers()["x-request-id"].to_str().unwrap();
+        assert_eq!(id.len(), 36, "{id}");
+
+        let request = Request::builder()
+            .uri("/")
+            .header("x-request-id", "given-1")
+            .body(Body::empty())
+            .unwrap();
+        let kept = app().oneshot(request).await.unwrap();
+        assert_eq!(kept.headers()["x-request-id"], "given-1");
+    }
+}
