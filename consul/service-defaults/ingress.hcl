@@ -1,0 +1,4 @@
+# ingress speaks HTTP, so the mesh can route its calls by L7 rules.
+Kind     = "service-defaults"
+Name     = "ingress"
+Protocol = "http"

@@ -1,0 +1,4 @@
+# name speaks HTTP, so the mesh can route its calls by L7 rules.
+Kind     = "service-defaults"
+Name     = "name"
+Protocol = "http"

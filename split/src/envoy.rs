@@ -1,0 +1,254 @@
+//! The local split: the weights of Envoy's `weighted_clusters` route to
+//! greeter and greeter-lambda, changed at run time through the admin
+//! endpoint `/runtime_modify`.
+//!
+//! `envoy/envoy.yaml` names the route's `runtime_key_prefix`
+//! ([`RUNTIME_KEY_PREFIX`]); Envoy then reads each cluster's weight from
+//! the runtime key `<prefix>.<cluster>` on every request, so a change takes
+//! effect for the next request while requests in flight finish where they
+//! are. Weights are hundredths of a percent, Consul's precision.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use service_core::upstream::{Client, Upstream, UpstreamError};
+
+use crate::consul::{LAMBDA_SERVICE, SPLIT_SERVICE};
+use crate::share::Share;
+
+/// The `runtime_key_prefix` of the greeter route in `envoy/envoy.yaml`.
+pub const RUNTIME_KEY_PREFIX: &str = "greeter.split";
+
+/// The two runtime keys and their weights for a Lambda share, container
+/// greeter first.
+pub fn runtime_weights(lambda: Share) -> [(String, u32); 2] {
+    [
+        (
+            format!("{RUNTIME_KEY_PREFIX}.{SPLIT_SERVICE}"),
+            lambda.rest().hundredths(),
+        ),
+        (
+            format!("{RUNTIME_KEY_PREFIX}.{LAMBDA_SERVICE}"),
+            lambda.hundredths(),
+        ),
+    ]
+}
+
+/// Why the weights could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    /// The admin endpoint is not a base URL.
+    #[error("{0:?} is not an http URL of Envoy's admin endpoint")]
+    BadUrl(String),
+    /// Envoy could not be reached.
+    #[error("{0} (is the stack up? Envoy's admin port is published on 127.0.0.1:9901)")]
+    Unreachable(#[from] UpstreamError),
+    /// Envoy refused the change.
+    #[error("Envoy refused the change: {0}")]
+    Refused(String),
+    /// Envoy took the change but reads other values back.
+    #[error("Envoy reads {key} = {found:?} after setting it to {wanted}")]
+    NotApplied {
+        /// The runtime key.
+        key: String,
+        /// What was set.
+        wanted: u32,
+        /// What Envoy answers now.
+        found: Option<String>,
+    },
+    /// `/runtime` answered something that is not its JSON.
+    #[error("Envoy's /runtime answer is not what it should be: {0}")]
+    BadRuntime(String),
+    /// No HTTP client.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The Lambda's share before and after a change. `None` before: the
+/// runtime had no weights, so the route used those of `envoy.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The share the runtime held before.
+    pub before: Option<Share>,
+    /// The share now in effect.
+    pub after: Share,
+}
+
+/// Sets the Lambda's share of the calls to greeter on the Envoy whose
+/// admin endpoint is `admin`: both weights in one runtime update, so no
+/// request sees one changed without the other; then reads them back.
+pub async fn set(admin: &Url, lambda: Share, timeout: Duration) -> Result<Applied, SetError> {
+    let client = Client::new(timeout)?;
+    let runtime = Upstream {
+        name: "envoy admin",
+        url: endpoint(admin, "runtime")?,
+    };
+    let before = read(&client, &runtime).await?.lambda_share();
+
+    let weights = runtime_weights(lambda);
+    let mut modify = endpoint(admin, "runtime_modify")?;
+    modify
+        .query_pairs_mut()
+        .extend_pairs(weights.iter().map(|(key, weight)| (key, weight.to_string())));
+    // Envoy takes changes by POST only; the shared client only GETs.
+    let http = reqwest::Client::builder().no_proxy().timeout(timeout).build()?;
+    let refused = |e: reqwest::Error| SetError::Refused(chain(&e));
+    let response = http.post(modify).send().await.map_err(refused)?;
+    let status = response.status();
+    let body = response.text().await.map_err(refused)?;
+    if !status.is_success() {
+        return Err(SetError::Refused(format!("{status}: {}", body.trim())));
+    }
+
+    let now = read(&client, &runtime).await?;
+    for (key, wanted) in weights {
+        let found = now.entries.get(&key).and_then(|e| e.final_value.clone());
+        if found.as_deref() != Some(wanted.to_string().as_str()) {
+            return Err(SetError::NotApplied { key, wanted, found });
+        }
+    }
+    Ok(Applied {
+        before,
+        after: lambda,
+    })
+}
+
+/// An error and its sources on one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
+async fn read(client: &Client, runtime: &Upstream) -> Result<Runtime, SetError> {
+    parse_runtime(&client.get_text(runtime, HeaderMap::new()).await?)
+}
+
+fn endpoint(admin: &Url, path: &str) -> Result<Url, SetError> {
+    let bad = || SetError::BadUrl(admin.to_string());
+    if !matches!(admin.scheme(), "http" | "https") || admin.cannot_be_a_base() {
+        return Err(bad());
+    }
+    let mut url = admin.clone();
+    url.set_query(None);
+    url.path_segments_mut()
+        .map_err(|()| bad())?
+        .pop_if_empty()
+        .push(path);
+    Ok(url)
+}
+
+/// The part of Envoy's `/runtime` answer read here.
+#[derive(Debug, Deserialize)]
+struct Runtime {
+    entries: std::collections::BTreeMap<String, RuntimeEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RuntimeEntry {
+    final_value: Option<String>,
+}
+
+impl Runtime {
+    /// The Lambda's share if the runtime holds both weights and they make
+    /// a share.
+    fn lambda_share(&self) -> Option<Share> {
+        let [greeter, lambda] = runtime_weights(Share::ZERO).map(|(key, _)| {
+            self.entries
+                .get(&key)
+                .and_then(|e| e.final_value.as_deref()?.parse::<u32>().ok())
+        });
+        let (greeter, lambda) = (greeter?, lambda?);
+        (greeter.checked_add(lambda)? == crate::share::WHOLE)
+            .then(|| Share::from_hundredths(lambda))
+            .flatten()
+    }
+}
+
+fn parse_runtime(body: &str) -> Result<Runtime, SetError> {
+    serde_json::from_str(body).map_err(|e| SetError::BadRuntime(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weights_are_hundredths_of_a_percent_summing_to_100() {
+        assert_eq!(
+            runtime_weights("25".parse().unwrap()),
+            [
+                ("greeter.split.greeter".to_owned(), 7500),
+                ("greeter.split.greeter-lambda".to_owned(), 2500)
+            ]
+        );
+        assert_eq!(runtime_weights(Share::ALL)[0].1, 0);
+    }
+
+    #[test]
+    fn admin_endpoints_are_built_from_the_base_url() {
+        let admin: Url = "http://127.0.0.1:9901".parse().unwrap();
+        assert_eq!(
+            endpoint(&admin, "runtime").unwrap().as_str(),
+            "http://127.0.0.1:9901/runtime"
+        );
+        let prefixed: Url = "http://localhost:9901/envoy/?x=1".parse().unwrap();
+        assert_eq!(
+            endpoint(&prefixed, "runtime_modify").unwrap().as_str(),
+            "http://localhost:9901/envoy/runtime_modify"
+        );
+        let mailto: Url = "mailto:envoy@example.com".parse().unwrap();
+        assert!(matches!(endpoint(&mailto, "runtime"), Err(SetError::BadUrl(_))));
+    }
+
+    #[test]
+    fn the_runtime_answer_is_read_for_final_values() {
+        let body = r#"{"layers":["static","admin"],"entries":{
+            "greeter.split.greeter":{"final_value":"7500","layer_values":["5000","7500"]},
+            "greeter.split.greeter-lambda":{"layer_values":["",""]}}}"#;
+        let runtime = parse_runtime(body).unwrap();
+        assert_eq!(
+            runtime.entries["greeter.split.greeter"].final_value.as_deref(),
+            Some("7500")
+        );
+        assert_eq!(runtime.entries["greeter.split.greeter-lambda"].final_value, None);
+        assert_eq!(runtime.lambda_share(), None);
+        assert!(matches!(parse_runtime("OK"), Err(SetError::BadRuntime(_))));
+    }
+
+    #[test]
+    fn the_share_is_read_back_only_from_weights_that_make_one() {
+        let runtime = |g: &str, l: &str| {
+            parse_runtime(&format!(
+                r#"{{"entries":{{"greeter.split.greeter":{{"final_value":"{g}"}},"greeter.split.greeter-lambda":{{"final_value":"{l}"}}}}}}"#
+            ))
+            .unwrap()
+            .lambda_share()
+        };
+        assert_eq!(runtime("7500", "2500"), Some("25".parse().unwrap()));
+        assert_eq!(runtime("0", "10000"), Some(Share::ALL));
+        assert_eq!(runtime("5000", "2500"), None);
+        assert_eq!(runtime("x", "2500"), None);
+    }
+
+    #[test]
+    fn the_envoy_config_routes_by_these_runtime_keys() {
+        let config = include_str!("../../envoy/envoy.yaml");
+        assert!(config.contains(&format!("runtime_key_prefix: {RUNTIME_KEY_PREFIX}\n")));
+        for (key, weight) in runtime_weights("50".parse().unwrap()) {
+            let cluster = key.trim_start_matches(&format!("{RUNTIME_KEY_PREFIX}."));
+            let routed = format!("- name: {cluster}\n{}weight: {weight}\n", " ".repeat(34));
+            assert!(
+                config.contains(&routed),
+                "no route to {cluster} with weight {weight}"
+            );
+        }
+    }
+}

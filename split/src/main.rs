@@ -1,0 +1,37 @@
+//! `split`: the traffic split from the container greeter to greeter-lambda.
+//!
+//! - `split splitter --lambda 25 | consul config write -` (AWS, Consul)
+//! - `split set --lambda 25` (the local stack's Envoy)
+//! - `split observe -n 400 --expect-lambda 25` (who answers ingress)
+//! - `split check consul` (the Consul entry files)
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use split::cli::{Cli, run};
+
+/// `EX_USAGE` from sysexits.h: a bad argument, such as a share over 100.
+const USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE } else { 0 });
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let output = match runtime {
+        Ok(runtime) => runtime.block_on(run(cli.command)),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "split: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A closed pipe (`split splitter | head`) is not worth a panic.
+    let _ = std::io::stdout().write_all(output.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(output.stderr.as_bytes());
+    ExitCode::from(output.code)
+}
