@@ -1,0 +1,170 @@
+//! The function: one handler for every invocation shape, all answering the
+//! container greeter's greeting, `From lambda: <greeting> <name>`.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use lambda_http::Adapter;
+use lambda_http::lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde::Serialize;
+use service_core::greeter::{self, Greeter};
+use service_core::upstream::UpstreamError;
+use tower::ServiceExt;
+
+use crate::envoy::EnvoyResponse;
+use crate::invocation::Invocation;
+
+/// Who the greeting is from.
+pub const FROM: &str = "lambda";
+
+/// The most a response body of the greeter's router may hold: far more
+/// than a greeting, far less than Lambda's 6 MB response limit.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// `x-amzn-trace-id`, filled from the invocation's X-Ray trace when the
+/// request has none, so upstream calls join the function's trace.
+const XRAY_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+/// What the function answers, serialized as its invoker expects.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// Passthrough: the greeting, which Lambda hands back as a JSON string.
+    Text(String),
+    /// Envoy without passthrough: status, headers and body.
+    Envoy(EnvoyResponse),
+    /// API Gateway, Function URL or ALB: `lambda_http`'s response event
+    /// (whose type `lambda_http` keeps private), as JSON.
+    Http(serde_json::Value),
+}
+
+/// The function's state: the greeter, and the container greeter's router
+/// around it for the shapes that are HTTP requests. Cheap to clone.
+#[derive(Clone)]
+pub struct Function {
+    greeter: Greeter,
+    router: Router,
+}
+
+impl Function {
+    /// The function around `greeter`; it makes no network call.
+    pub fn new(greeter: Greeter) -> Self {
+        let router = greeter::app(greeter.clone(), FROM);
+        Self { greeter, router }
+    }
+
+    /// Answers one invocation, and logs one line for it with its shape,
+    /// status and latency.
+    ///
+    /// A passthrough invocation answers the greeting, or a function error
+    /// naming the upstream that failed (ingress turns it into a 502). The
+    /// HTTP shapes answer through the container greeter's router: 200,
+    /// `/health`, 405, 502 or 504 exactly as `greeter` does. A payload of
+    /// an HTTP shape that cannot be read is a function error saying why.
+    pub async fn handle(&self, event: LambdaEvent<Invocation>) -> Result<Answer, Diagnostic> {
+        let started = Instant::now();
+        let shape = event.payload.shape();
+        let (status, answer) = self.answer(event).await;
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        match &answer {
+            Ok(_) => tracing::info!(shape, status, latency_us, "invoked"),
+            Err(error) => tracing::warn!(
+                shape,
+                status,
+                latency_us,
+                error_type = error.error_type,
+                error = error.error_message,
+                "invoked"
+            ),
+        }
+        answer
+    }
+
+    /// The answer and the HTTP status it amounts to.
+    async fn answer(&self, event: LambdaEvent<Invocation>) -> (u16, Result<Answer, Diagnostic>) {
+        let LambdaEvent { payload, context } = event;
+        match payload {
+            Invocation::Passthrough => {
+                let mut headers = HeaderMap::new();
+                add_trace_id(&mut headers, &context);
+                match self.greeter.greet(FROM, headers).await {
+                    Ok(greeting) => (200, Ok(Answer::Text(greeting))),
+                    Err(error) => (error.status().as_u16(), Err(upstream_error(&error))),
+                }
+            }
+            Invocation::Envoy(mut request) => {
+                add_trace_id(request.headers_mut(), &context);
+                let response = self.serve(request).await;
+                let status = response.status().as_u16();
+                match read_body(response).await {
+                    Ok(response) => (status, Ok(Answer::Envoy(EnvoyResponse::from_http(response)))),
+                    Err(error) => (500, Err(error)),
+                }
+            }
+            Invocation::Http(event) => {
+                let adapter: Adapter<'_, _, Router> = Adapter::from(self.router.clone());
+                let Ok(response) = adapter.oneshot(LambdaEvent::new(*event, context)).await;
+                match serde_json::to_value(response) {
+                    Ok(response) => (http_status(&response), Ok(Answer::Http(response))),
+                    Err(e) => (500, Err(response_error(e))),
+                }
+            }
+            Invocation::Unreadable(unreadable) => (
+                400,
+                Err(Diagnostic {
+                    error_type: "UnreadablePayload".into(),
+                    error_message: unreadable.to_string(),
+                }),
+            ),
+        }
+    }
+
+    async fn serve(&self, request: Request<axum::body::Body>) -> Response<axum::body::Body> {
+        let Ok::<_, Infallible>(response) = self.router.clone().oneshot(request).await;
+        response
+    }
+}
+
+/// The function error of a failed upstream call: its one line, which
+/// names the upstream, as the message.
+fn upstream_error(error: &UpstreamError) -> Diagnostic {
+    Diagnostic {
+        error_type: "UpstreamError".into(),
+        error_message: error.to_string(),
+    }
+}
+
+fn add_trace_id(headers: &mut HeaderMap, context: &Context) {
+    let trace_id = context.xray_trace_id.as_deref();
+    if let (false, Some(Ok(value))) = (
+        headers.contains_key(&XRAY_TRACE_ID),
+        trace_id.map(HeaderValue::from_str),
+    ) {
+        headers.insert(XRAY_TRACE_ID, value);
+    }
+}
+
+async fn read_body(response: Response<axum::body::Body>) -> Result<Response<axum::body::Bytes>, Diagnostic> {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(response_error)?;
+    Ok(Response::from_parts(parts, bytes))
+}
+
+fn response_error(error: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic {
+        error_type: "ResponseError".into(),
+        error_message: format!("cannot read the greeter's response: {error}"),
+    }
+}
+
+/// The `statusCode` every HTTP response event carries.
+fn http_status(response: &serde_json::Value) -> u16 {
+    response["statusCode"]
+        .as_u64()
+        .and_then(|status| u16::try_from(status).ok())
+        .unwrap_or_default()
+}

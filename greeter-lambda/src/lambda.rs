@@ -1,0 +1,167 @@
+//! Start-up under Lambda's Runtime API: read the config, start logging in
+//! Lambda's format, then poll for invocations until Lambda stops the
+//! process.
+
+use std::process::ExitCode;
+
+use lambda_http::lambda_runtime::layers::TracingLayer;
+use lambda_http::lambda_runtime::{LambdaEvent, Runtime, service_fn};
+use service_core::config::{ConfigError, Env, LogFormat, ServiceConfig};
+use service_core::greeter::Greeter;
+use service_core::telemetry;
+use service_core::upstream::Client;
+
+use crate::function::Function;
+use crate::invocation::Invocation;
+
+/// Set by Lambda (and by emulators such as `cargo lambda watch`): the
+/// `host:port` of the Runtime API.
+pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// Whether this process runs under a Lambda Runtime API.
+pub fn on_lambda(env: &Env) -> bool {
+    env.get(RUNTIME_API).is_some()
+}
+
+/// What stops the function before its first invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A variable is missing or malformed.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    /// The HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Builds the function from `env` and starts logging. Nothing here touches
+/// the network: the client connects on the first invocation.
+pub fn init(env: &Env) -> Result<Function, InitError> {
+    let config = ServiceConfig::from_env(env, 3000)?;
+    let filter = telemetry::filter(&log_filter(env))?;
+    let greeter = Greeter::from_env(env, Client::new(config.upstream_timeout)?)?;
+    telemetry::init(log_format(env, config.log_format), filter);
+    Ok(Function::new(greeter))
+}
+
+/// The whole of `main` under Lambda: init, then serve invocations one at a
+/// time. An init error is reported to the Runtime API, so the invoker sees
+/// its message, and the process exits 64 (`EX_USAGE`).
+pub fn run(env: &Env) -> ExitCode {
+    // One thread: a 128 MB function has a fraction of a vCPU, and no
+    // worker threads to spawn makes the cold start shorter.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let function = match init(env) {
+        Ok(function) => function,
+        Err(e) => {
+            let message = e.to_string();
+            runtime.block_on(report_init_error(env, &message));
+            fail(&message);
+            return ExitCode::from(ConfigError::EXIT_CODE);
+        }
+    };
+    let handler = service_fn(move |event: LambdaEvent<Invocation>| {
+        let function = function.clone();
+        async move { function.handle(event).await }
+    });
+    match runtime.block_on(Runtime::new(handler).layer(TracingLayer::new()).run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("the Lambda runtime stopped: {e}")),
+    }
+}
+
+/// `JSON` when Lambda's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), else
+/// `LOG_FORMAT` as for every service.
+fn log_format(env: &Env, configured: LogFormat) -> LogFormat {
+    match env.get("AWS_LAMBDA_LOG_FORMAT") {
+        Some(format) if format.eq_ignore_ascii_case("json") => LogFormat::Json,
+        _ => configured,
+    }
+}
+
+/// `RUST_LOG` wins; else Lambda's log level (`AWS_LAMBDA_LOG_LEVEL`, set
+/// with the JSON format), else `info`.
+fn log_filter(env: &Env) -> Env {
+    let directives = match (env.get("RUST_LOG"), env.get("AWS_LAMBDA_LOG_LEVEL")) {
+        (Some(directives), _) => directives.to_owned(),
+        (None, Some(level)) if level.eq_ignore_ascii_case("fatal") => "error".to_owned(),
+        (None, Some(level)) => level.to_ascii_lowercase(),
+        (None, None) => "info".to_owned(),
+    };
+    Env::from_pairs([("RUST_LOG", directives.as_str())])
+}
+
+/// Posts an init error to the Runtime API, the way Lambda expects to hear
+/// of one; if that fails there is nothing more to do than exit.
+async fn report_init_error(env: &Env, message: &str) {
+    let Some(api) = env.get(RUNTIME_API) else {
+        return;
+    };
+    let body = serde_json::json!({ "errorType": "Runtime.InitError", "errorMessage": message });
+    let sent = reqwest::Client::new()
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .body(body.to_string())
+        .send()
+        .await;
+    if let Err(e) = sent {
+        fail(&format!("cannot report the init error to the Runtime API: {e}"));
+    }
+}
+
+#[allow(clippy::print_stderr)] // Before logging starts, stderr is the only voice.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("greeter-lambda: {message}");
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_json_log_format_wins_over_log_format() {
+        let env = Env::from_pairs([("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+        assert_eq!(log_format(&env, LogFormat::Text), LogFormat::Json);
+        let env = Env::from_pairs([("AWS_LAMBDA_LOG_FORMAT", "Text")]);
+        assert_eq!(log_format(&env, LogFormat::Json), LogFormat::Json);
+        assert_eq!(log_format(&Env::default(), LogFormat::Text), LogFormat::Text);
+    }
+
+    #[test]
+    fn rust_log_wins_then_lambda_log_level_then_info() {
+        let filter = |pairs: &[(&str, &str)]| {
+            log_filter(&Env::from_pairs(pairs.iter().copied()))
+                .get("RUST_LOG")
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            filter(&[("RUST_LOG", "debug"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")]).as_deref(),
+            Some("debug")
+        );
+        assert_eq!(
+            filter(&[("AWS_LAMBDA_LOG_LEVEL", "WARN")]).as_deref(),
+            Some("warn")
+        );
+        assert_eq!(
+            filter(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).as_deref(),
+            Some("error")
+        );
+        assert_eq!(filter(&[]).as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn a_missing_url_is_an_init_error_naming_it() {
+        let err = init(&Env::from_pairs([("GREETING_URL", "http://localhost:3002")]))
+            .err()
+            .expect("init fails");
+        assert!(
+            err.to_string()
+                .starts_with("configuration error: NAME_URL: is not set"),
+            "{err}"
+        );
+    }
+}

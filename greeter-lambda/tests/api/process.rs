@@ -1,0 +1,234 @@
+//! The binary as a process: under a Runtime API, as Lambda runs it, and
+//! outside Lambda, as the compose stack runs it.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+
+use crate::helpers::*;
+use crate::runtime_api::{FakeRuntimeApi, Outcome};
+
+const BIN: &str = env!("CARGO_BIN_EXE_greeter-lambda");
+
+/// The variables Lambda sets for every function.
+fn lambda_env(api: &FakeRuntimeApi) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", api.addr.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "greeter-lambda".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+    ]
+}
+
+/// Starts the binary with exactly `vars`; its stdout lines arrive on the
+/// returned channel.
+fn start(vars: &[(&str, String)], args: &[&str]) -> (Child, mpsc::UnboundedReceiver<String>) {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("greeter-lambda starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// The JSON log lines logged so far whose message is `message`.
+fn logged(lines: &mut mpsc::UnboundedReceiver<String>, message: &str) -> Vec<Value> {
+    std::iter::from_fn(|| lines.try_recv().ok())
+        .map(|line| serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|entry| entry["message"] == message)
+        .collect()
+}
+
+fn response_json(outcome: &Outcome) -> Value {
+    match outcome {
+        Outcome::Response { body, .. } => serde_json::from_str(body).expect("a JSON response"),
+        other => panic!("not a response: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn under_a_runtime_api_every_shape_is_answered_and_logged_once() {
+    let mut api = FakeRuntimeApi::start().await;
+    let mut vars = lambda_env(&api);
+    vars.push(("GREETING_URL", spawn_greeting().await));
+    vars.push(("NAME_URL", spawn_name().await));
+    let (_child, mut lines) = start(&vars, &[]);
+
+    for payload in [&b""[..], b"null", b"not json", br#"{"user":7}"#] {
+        let answer = response_json(&api.invoke(payload).await);
+        assert_greeting(answer.as_str().unwrap_or_else(|| panic!("{answer}")));
+    }
+    let envoy = response_json(&api.invoke(&fixture("envoy-base64-body.json")).await);
+    assert_eq!(envoy["status_code"], 200);
+    assert_greeting(envoy["body"].as_str().expect("text body"));
+    let url = response_json(&api.invoke(&fixture("function-url.json")).await);
+    assert_eq!(url["statusCode"], 200);
+    assert_greeting(url["body"].as_str().expect("text body"));
+
+    let unreadable = api
+        .invoke(br#"{"raw_path":"/","method":"GET","body":"%","is_base64_encoded":true}"#)
+        .await;
+    let Outcome::Error { id, body } = unreadable else {
+        panic!("not a function error: {unreadable:?}");
+    };
+    assert_eq!(id, "request-7");
+    let error: Value = serde_json::from_str(&body).expect("error JSON");
+    assert_eq!(error["errorType"], "UnreadablePayload");
+
+    // Logging is asynchronous to the answer: give the last line a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let invoked = logged(&mut lines, "invoked");
+    let shapes: Vec<&str> = invoked
+        .iter()
+        .map(|e| e["shape"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            "passthrough",
+            "passthrough",
+            "passthrough",
+            "passthrough",
+            "envoy",
+            "apigw-http",
+            "envoy"
+        ]
+    );
+    for entry in &invoked {
+        assert!(
+            entry["status"].is_u64() && entry["latency_us"].is_u64(),
+            "{entry}"
+        );
+        assert!(
+            entry["span"]["requestId"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("request-")),
+            "{entry}"
+        );
+    }
+    assert_eq!(invoked[6]["status"], 400);
+}
+
+#[tokio::test]
+async fn under_a_runtime_api_an_upstream_failure_is_a_function_error_naming_it() {
+    let mut api = FakeRuntimeApi::start().await;
+    let mut vars = lambda_env(&api);
+    vars.push(("GREETING_URL", spawn_greeting().await));
+    vars.push(("NAME_URL", refused_url().await));
+    let (_child, _lines) = start(&vars, &[]);
+
+    let outcome = api.invoke(b"").await;
+    let Outcome::Error { body, .. } = outcome else {
+        panic!("not a function error: {outcome:?}");
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("error JSON"),
+        json!({"errorType": "UpstreamError", "errorMessage": "name upstream unreachable: connection refused"})
+    );
+}
+
+#[tokio::test]
+async fn under_a_runtime_api_a_missing_url_is_an_init_error_naming_it_then_exit_64() {
+    let mut api = FakeRuntimeApi::start().await;
+    let mut vars = lambda_env(&api);
+    vars.push(("GREETING_URL", "http://localhost:3002".into()));
+    let (mut child, _lines) = start(&vars, &[]);
+
+    let outcome = api.outcome().await;
+    let Outcome::InitError { body } = outcome else {
+        panic!("not an init error: {outcome:?}");
+    };
+    let error: Value = serde_json::from_str(&body).expect("error JSON");
+    assert_eq!(error["errorType"], "Runtime.InitError");
+    let message = error["errorMessage"].as_str().expect("a message");
+    assert!(
+        message.starts_with("configuration error: NAME_URL: is not set"),
+        "{message}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert_eq!(status.code(), Some(64));
+}
+
+#[test]
+fn outside_lambda_a_missing_url_exits_64_naming_it() {
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("GREETING_URL", "http://127.0.0.1:1")
+        .output()
+        .expect("greeter-lambda runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "greeter-lambda: configuration error: NAME_URL: is not set (expected a URL such as http://name:3000)"
+    );
+}
+
+#[tokio::test]
+async fn outside_lambda_it_serves_the_greeter_router_answering_from_lambda() {
+    let vars = [
+        ("PORT", "0".to_owned()),
+        ("LOG_FORMAT", "json".to_owned()),
+        ("GREETING_URL", spawn_greeting().await),
+        ("NAME_URL", spawn_name().await),
+    ];
+    let (mut child, mut lines) = start(&vars, &[]);
+    let listening = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let line = lines.recv().await.expect("greeter-lambda logged no address");
+            let entry: Value = serde_json::from_str(&line).expect("JSON log line");
+            if entry["message"] == "listening" {
+                break entry;
+            }
+        }
+    })
+    .await
+    .expect("listening within 10 s");
+    assert_eq!(listening["service"], "greeter-lambda");
+    let addr = listening["addr"]
+        .as_str()
+        .expect("addr")
+        .replace("0.0.0.0", "127.0.0.1");
+
+    let response = reqwest::get(format!("http://{addr}/")).await.expect("GET /");
+    assert_eq!(response.status(), 200);
+    assert_greeting(&response.text().await.expect("text"));
+
+    let port = addr.rsplit_once(':').expect("host:port").1;
+    let healthcheck = Command::new(BIN)
+        .arg("healthcheck")
+        .env_clear()
+        .env("PORT", port)
+        .status()
+        .expect("healthcheck runs");
+    assert!(healthcheck.success());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().expect("running").to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("status");
+    assert_eq!(status.code(), Some(0));
+}
