@@ -39,6 +39,9 @@ pub enum Command {
         /// Envoy's admin endpoint.
         #[arg(long, default_value = "http://127.0.0.1:9901")]
         admin: Url,
+        /// Wait up to this many seconds for Envoy to be up (a starting stack).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
+        wait_secs: u64,
     },
     /// Send requests to ingress and report who answered them.
     Observe {
@@ -99,7 +102,18 @@ impl Output {
 pub async fn run(command: Command) -> Output {
     match command {
         Command::Splitter { lambda } => Output::ok(consul::splitter(lambda)),
-        Command::Set { lambda, admin } => match envoy::set(&admin, lambda, Duration::from_secs(5)).await {
+        Command::Set {
+            lambda,
+            admin,
+            wait_secs,
+        } => match envoy::set(
+            &admin,
+            lambda,
+            Duration::from_secs(5),
+            Duration::from_secs(wait_secs),
+        )
+        .await
+        {
             Ok(applied) => {
                 let before = applied
                     .before

@@ -79,8 +79,18 @@ pub struct Applied {
 /// Sets the Lambda's share of the calls to greeter on the Envoy whose
 /// admin endpoint is `admin`: both weights in one runtime update, so no
 /// request sees one changed without the other; then reads them back.
-pub async fn set(admin: &Url, lambda: Share, timeout: Duration) -> Result<Applied, SetError> {
+///
+/// With a `wait`, first waits up to that long for Envoy to be up and
+/// initialised (`/ready` answers `LIVE`), as a stack that is starting needs.
+pub async fn set(admin: &Url, lambda: Share, timeout: Duration, wait: Duration) -> Result<Applied, SetError> {
     let client = Client::new(timeout)?;
+    if !wait.is_zero() {
+        let ready = Upstream {
+            name: "envoy admin",
+            url: endpoint(admin, "ready")?,
+        };
+        wait_until_live(&client, &ready, wait).await?;
+    }
     let runtime = Upstream {
         name: "envoy admin",
         url: endpoint(admin, "runtime")?,
@@ -113,6 +123,19 @@ pub async fn set(admin: &Url, lambda: Share, timeout: Duration) -> Result<Applie
         before,
         after: lambda,
     })
+}
+
+/// Polls `/ready` until it answers, or `wait` has passed; then the last
+/// failure is the error.
+async fn wait_until_live(client: &Client, ready: &Upstream, wait: Duration) -> Result<(), SetError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match client.get_text(ready, HeaderMap::new()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// An error and its sources on one line.
@@ -236,6 +259,111 @@ mod tests {
         assert_eq!(runtime("0", "10000"), Some(Share::ALL));
         assert_eq!(runtime("5000", "2500"), None);
         assert_eq!(runtime("x", "2500"), None);
+    }
+
+    /// A stand-in for Envoy's admin: `/runtime_modify` (POST only) stores
+    /// the query's pairs, `/runtime` shows them as Envoy does, and `/ready`
+    /// answers after `ready_after` requests to it.
+    async fn fake_admin(ready_after: usize) -> Url {
+        use axum::extract::{Query, State};
+        use axum::routing::{get, post};
+        use std::collections::BTreeMap;
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Admin {
+            runtime: Arc<Mutex<BTreeMap<String, String>>>,
+            ready_calls: Arc<Mutex<usize>>,
+        }
+        let state = Admin::default();
+        let app = axum::Router::new()
+            .route(
+                "/runtime_modify",
+                post(
+                    |State(a): State<Admin>, Query(pairs): Query<BTreeMap<String, String>>| async move {
+                        a.runtime.lock().unwrap().extend(pairs);
+                        "OK\n"
+                    },
+                ),
+            )
+            .route(
+                "/runtime",
+                get(|State(a): State<Admin>| async move {
+                    let entries: serde_json::Map<String, serde_json::Value> = a
+                        .runtime
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), serde_json::json!({ "final_value": v })))
+                        .collect();
+                    serde_json::json!({ "layers": ["admin"], "entries": entries }).to_string()
+                }),
+            )
+            .route(
+                "/ready",
+                get(move |State(a): State<Admin>| async move {
+                    let mut calls = a.ready_calls.lock().unwrap();
+                    *calls += 1;
+                    if *calls > ready_after {
+                        (axum::http::StatusCode::OK, "LIVE")
+                    } else {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "INITIALIZING")
+                    }
+                }),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}").parse().unwrap()
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[tokio::test]
+    async fn set_writes_both_weights_and_reports_the_change() {
+        let admin = fake_admin(0).await;
+        let first = set(&admin, "25".parse().unwrap(), SECOND, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(first.before, None, "nothing in the runtime yet");
+        assert_eq!(first.after, "25".parse().unwrap());
+        let second = set(&admin, Share::ALL, SECOND, Duration::ZERO).await.unwrap();
+        assert_eq!(second.before, Some("25".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn set_waits_for_envoy_to_be_live_when_asked() {
+        let admin = fake_admin(3).await;
+        set(&admin, Share::ZERO, SECOND, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn set_gives_up_on_an_envoy_that_does_not_come_up() {
+        let admin = fake_admin(usize::MAX).await;
+        let err = set(&admin, Share::ZERO, SECOND, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("503 Service Unavailable"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn set_names_an_unreachable_admin() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin: Url = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        drop(listener);
+        let err = set(&admin, Share::ZERO, SECOND, Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "envoy admin upstream unreachable: connection refused \
+             (is the stack up? Envoy's admin port is published on 127.0.0.1:9901)"
+        );
     }
 
     #[test]
