@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::{Body, Bytes};
-use axum::http::header::{HeaderName, HeaderValue};
+use axum::http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use axum::http::{Request, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -72,11 +72,15 @@ pub struct EnvoyResponse {
 }
 
 impl EnvoyResponse {
-    /// The response of an HTTP exchange, its body already read.
+    /// The response of an HTTP exchange, its body already read. Framing
+    /// headers are left out: Envoy frames the body it decodes itself.
     pub fn from_http(response: Response<Bytes>) -> Self {
         let (parts, body) = response.into_parts();
         let mut headers = BTreeMap::<String, String>::new();
         for (name, value) in &parts.headers {
+            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+                continue;
+            }
             let value = String::from_utf8_lossy(value.as_bytes());
             headers
                 .entry(name.as_str().to_owned())
@@ -154,10 +158,11 @@ mod tests {
     }
 
     #[test]
-    fn a_response_joins_repeated_headers_and_keeps_text_as_text() {
+    fn a_response_joins_repeated_headers_drops_framing_and_keeps_text_as_text() {
         let response = Response::builder()
             .status(502)
             .header("content-type", "text/plain; charset=utf-8")
+            .header("content-length", "45")
             .header("vary", "a")
             .header("vary", "b")
             .body(Bytes::from_static(

@@ -113,6 +113,13 @@ async fn the_envoy_shape_answers_status_headers_and_the_greeting() {
         .await
         .unwrap();
     assert_eq!(answer["status_code"], 200, "{answer}");
+    let headers: Vec<&str> = answer["headers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(headers, ["content-type", "x-request-id"]);
     assert_eq!(answer["headers"]["content-type"], "text/plain; charset=utf-8");
     assert_eq!(answer["is_base64_encoded"], false);
     assert_greeting(answer["body"].as_str().expect("body is text"));
