@@ -23,8 +23,7 @@ pub const FROM: &str = "lambda";
 /// than a greeting, far less than Lambda's 6 MB response limit.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
-/// `x-amzn-trace-id`, filled from the invocation's X-Ray trace when the
-/// request has none, so upstream calls join the function's trace.
+/// The header X-Ray traces travel in.
 const XRAY_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// What the function answers, serialized as its invoker expects.
@@ -88,14 +87,14 @@ impl Function {
         match payload {
             Invocation::Passthrough => {
                 let mut headers = HeaderMap::new();
-                add_trace_id(&mut headers, &context);
+                set_trace_id(&mut headers, &context);
                 match self.greeter.greet(FROM, headers).await {
                     Ok(greeting) => (200, Ok(Answer::Text(greeting))),
                     Err(error) => (error.status().as_u16(), Err(upstream_error(&error))),
                 }
             }
             Invocation::Envoy(mut request) => {
-                add_trace_id(request.headers_mut(), &context);
+                set_trace_id(request.headers_mut(), &context);
                 let response = self.serve(request).await;
                 let status = response.status().as_u16();
                 match read_body(response).await {
@@ -104,6 +103,9 @@ impl Function {
                 }
             }
             Invocation::Http(event) => {
+                // The service lambda_http::run wraps a router in: its docs are
+                // hidden, but it is the public way to lambda_http's event and
+                // response conversions.
                 let adapter: Adapter<'_, _, Router> = Adapter::from(self.router.clone());
                 let Ok(response) = adapter.oneshot(LambdaEvent::new(*event, context)).await;
                 match serde_json::to_value(response) {
@@ -136,12 +138,10 @@ fn upstream_error(error: &UpstreamError) -> Diagnostic {
     }
 }
 
-fn add_trace_id(headers: &mut HeaderMap, context: &Context) {
-    let trace_id = context.xray_trace_id.as_deref();
-    if let (false, Some(Ok(value))) = (
-        headers.contains_key(&XRAY_TRACE_ID),
-        trace_id.map(HeaderValue::from_str),
-    ) {
+/// Sets `x-amzn-trace-id` to the invocation's X-Ray trace, as `lambda_http`
+/// does for the HTTP events, so that upstream calls join the function's trace.
+fn set_trace_id(headers: &mut HeaderMap, context: &Context) {
+    if let Some(Ok(value)) = context.xray_trace_id.as_deref().map(HeaderValue::from_str) {
         headers.insert(XRAY_TRACE_ID, value);
     }
 }

@@ -27,9 +27,8 @@ fn lambda_env(api: &FakeRuntimeApi) -> Vec<(&'static str, String)> {
 
 /// Starts the binary with exactly `vars`; its stdout lines arrive on the
 /// returned channel.
-fn start(vars: &[(&str, String)], args: &[&str]) -> (Child, mpsc::UnboundedReceiver<String>) {
+fn start(vars: &[(&str, String)]) -> (Child, mpsc::UnboundedReceiver<String>) {
     let mut child = tokio::process::Command::new(BIN)
-        .args(args)
         .env_clear()
         .envs(vars.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
@@ -67,7 +66,7 @@ async fn under_a_runtime_api_every_shape_is_answered_and_logged_once() {
     let mut vars = lambda_env(&api);
     vars.push(("GREETING_URL", spawn_greeting().await));
     vars.push(("NAME_URL", spawn_name().await));
-    let (_child, mut lines) = start(&vars, &[]);
+    let (_child, mut lines) = start(&vars);
 
     for payload in [&b""[..], b"null", b"not json", br#"{"user":7}"#] {
         let answer = response_json(&api.invoke(payload).await);
@@ -130,7 +129,7 @@ async fn under_a_runtime_api_an_upstream_failure_is_a_function_error_naming_it()
     let mut vars = lambda_env(&api);
     vars.push(("GREETING_URL", spawn_greeting().await));
     vars.push(("NAME_URL", refused_url().await));
-    let (_child, _lines) = start(&vars, &[]);
+    let (_child, _lines) = start(&vars);
 
     let outcome = api.invoke(b"").await;
     let Outcome::Error { body, .. } = outcome else {
@@ -147,7 +146,7 @@ async fn under_a_runtime_api_a_missing_url_is_an_init_error_naming_it_then_exit_
     let mut api = FakeRuntimeApi::start().await;
     let mut vars = lambda_env(&api);
     vars.push(("GREETING_URL", "http://localhost:3002".into()));
-    let (mut child, _lines) = start(&vars, &[]);
+    let (mut child, _lines) = start(&vars);
 
     let outcome = api.outcome().await;
     let Outcome::InitError { body } = outcome else {
@@ -190,7 +189,7 @@ async fn outside_lambda_it_serves_the_greeter_router_answering_from_lambda() {
         ("GREETING_URL", spawn_greeting().await),
         ("NAME_URL", spawn_name().await),
     ];
-    let (mut child, mut lines) = start(&vars, &[]);
+    let (mut child, mut lines) = start(&vars);
     let listening = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let line = lines.recv().await.expect("greeter-lambda logged no address");

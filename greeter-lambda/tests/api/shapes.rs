@@ -189,6 +189,24 @@ async fn the_envoy_shape_forwards_only_tracing_headers() {
 }
 
 #[tokio::test]
+async fn the_envoy_shape_sends_the_invocations_xray_trace_upstream() {
+    let greeting = mock_upstream("Hi (g)", Duration::ZERO).await;
+    let function = function(&greeting.uri(), &spawn_name().await);
+    let mut context = Context::default();
+    context.xray_trace_id = Some("Root=1-6566e4a1-3b1f2c7d5e9a0b4c6d8e0f12;Sampled=1".into());
+
+    invoke_with(&function, &fixture("envoy-base64-body.json"), context)
+        .await
+        .unwrap();
+
+    let request = &greeting.received_requests().await.unwrap()[0];
+    assert_eq!(
+        request.headers["x-amzn-trace-id"],
+        "Root=1-6566e4a1-3b1f2c7d5e9a0b4c6d8e0f12;Sampled=1"
+    );
+}
+
+#[tokio::test]
 async fn an_envoy_payload_that_cannot_be_read_is_a_function_error_saying_why() {
     let function = function_with_real_upstreams().await;
     let payload = br#"{"raw_path":"/","method":"GET","body":"%%%","is_base64_encoded":true}"#;
