@@ -7,7 +7,7 @@
 #   docker build --target prebuilt --build-arg BIN=name .
 #
 # The default target compiles from source and needs BuildKit (cache mounts,
-# TARGETARCH). `prebuilt` packs the binary `scripts/test-compose` compiles
+# TARGETARCH). `prebuilt` packs the binary `scripts/build-prebuilt` compiles
 # into target/ and needs no registry nor BuildKit. The classic builder walks
 # every stage before its target, so the stages `prebuilt` needs come before
 # any stage that pulls an image.
