@@ -146,7 +146,13 @@ async fn under_a_runtime_api_a_missing_url_is_an_init_error_naming_it_then_exit_
     let mut api = FakeRuntimeApi::start().await;
     let mut vars = lambda_env(&api);
     vars.push(("GREETING_URL", "http://localhost:3002".into()));
-    let (mut child, _lines) = start(&vars);
+    let child = tokio::process::Command::new(BIN)
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("greeter-lambda starts");
 
     let outcome = api.outcome().await;
     let Outcome::InitError { body } = outcome else {
@@ -159,11 +165,15 @@ async fn under_a_runtime_api_a_missing_url_is_an_init_error_naming_it_then_exit_
         message.starts_with("configuration error: NAME_URL: is not set"),
         "{message}"
     );
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+    let output = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
         .await
         .expect("exits")
-        .expect("status");
-    assert_eq!(status.code(), Some(64));
+        .expect("output");
+    assert_eq!(output.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("greeter-lambda: {message}\n")
+    );
 }
 
 #[test]
