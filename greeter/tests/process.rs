@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::TcpListener;
+use tokio::process::ChildStdout;
 
 const GREETER: &str = env!("CARGO_BIN_EXE_greeter");
 
@@ -73,38 +74,93 @@ async fn upstream(body: &'static str, delay: Duration) -> String {
     url
 }
 
-#[tokio::test]
-async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
-    let greeting = upstream("Hi (g)", Duration::ZERO).await;
-    let name = upstream("Mary (n)", Duration::from_millis(1500)).await;
+/// A running greeter process, its address and its JSON log lines.
+struct Running {
+    child: tokio::process::Child,
+    addr: String,
+    logs: Lines<BufReader<ChildStdout>>,
+}
+
+/// Starts the greeter on port 0 with JSON logs and waits for its address.
+async fn spawn_greeter(greeting_url: &str, name_url: &str, timeout_ms: &str) -> Running {
     let mut child = tokio::process::Command::new(GREETER)
         .env_clear()
         .envs([
             ("PORT", "0"),
             ("HOSTNAME", "greeter-host"),
             ("LOG_FORMAT", "json"),
-            ("UPSTREAM_TIMEOUT_MS", "10000"),
-            ("GREETING_URL", greeting.as_str()),
-            ("NAME_URL", name.as_str()),
+            ("UPSTREAM_TIMEOUT_MS", timeout_ms),
+            ("GREETING_URL", greeting_url),
+            ("NAME_URL", name_url),
         ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("greeter starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("greeter logged no address");
-        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let entry = next_log(&mut logs).await;
         if entry["message"] == "listening" {
             break entry["addr"].as_str().unwrap().replace("0.0.0.0", "127.0.0.1");
         }
     };
+    Running { child, addr, logs }
+}
+
+async fn next_log(logs: &mut Lines<BufReader<ChildStdout>>) -> serde_json::Value {
+    let line = tokio::time::timeout(Duration::from_secs(10), logs.next_line())
+        .await
+        .expect("a log line within 10 s")
+        .unwrap()
+        .expect("greeter's stdout closed");
+    serde_json::from_str(&line).unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_request_logs_one_error_line_naming_the_upstream() {
+    let greeting = upstream("Hi (g)", Duration::ZERO).await;
+    let mut greeter = spawn_greeter(&greeting, "http://127.0.0.1:1", "2000").await;
+
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/some/path", greeter.addr))
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let ok = reqwest::get(format!("http://{}/health", greeter.addr))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let failed = next_log(&mut greeter.logs).await;
+    assert_eq!(failed["level"], "ERROR", "{failed}");
+    assert_eq!(failed["message"], "served");
+    assert_eq!(failed["method"], "GET");
+    assert_eq!(failed["path"], "/some/path");
+    assert_eq!(failed["status"], 502);
+    assert_eq!(failed["request_id"], "req-42");
+    assert_eq!(failed["error"], "name upstream unreachable: connection refused");
+    assert!(failed["latency_us"].is_u64(), "{failed}");
+    // The next line is the health check's: the failure was logged once.
+    let health = next_log(&mut greeter.logs).await;
+    assert_eq!(
+        (health["level"].as_str(), health["path"].as_str()),
+        (Some("INFO"), Some("/health"))
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let greeting = upstream("Hi (g)", Duration::ZERO).await;
+    let name = upstream("Mary (n)", Duration::from_millis(1500)).await;
+    let Running {
+        mut child,
+        addr,
+        mut logs,
+    } = spawn_greeter(&greeting, &name, "10000").await;
     // Keep draining stdout so logging never blocks the process.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::spawn(async move { while let Ok(Some(_)) = logs.next_line().await {} });
 
     let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/")));
     tokio::time::sleep(Duration::from_millis(500)).await;

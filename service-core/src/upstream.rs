@@ -1,10 +1,13 @@
 //! Calls to upstream services: one pooled keep-alive client per process,
 //! bounded in time and size, with failures that name the upstream.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use reqwest::Url;
+
+use crate::router::Failure;
 
 /// The most an upstream body may hold; a larger one is a fault, not a payload.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -107,12 +110,15 @@ impl UpstreamError {
     }
 }
 
-/// The one error type handlers return: logged once, answered as 502 or
-/// 504 with its one-line description.
+/// The one error type handlers return: answered as 502 or 504 with its
+/// one-line description, which the request's log line carries at error
+/// level (see [`router`](crate::router)).
 impl axum::response::IntoResponse for UpstreamError {
     fn into_response(self) -> axum::response::Response {
-        tracing::error!(error = %self, "upstream call failed");
-        (self.status(), self.to_string()).into_response()
+        let message: Arc<str> = self.to_string().into();
+        let mut response = (self.status(), message.to_string()).into_response();
+        response.extensions_mut().insert(Failure(message));
+        response
     }
 }
 

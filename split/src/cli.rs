@@ -37,7 +37,7 @@ pub enum Command {
         #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
         lambda: Share,
         /// Envoy's admin endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:9901")]
+        #[arg(long, env = "ENVOY_ADMIN_URL", default_value = "http://127.0.0.1:9901")]
         admin: Url,
         /// Wait up to this many seconds for Envoy to be up (a starting stack).
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
@@ -46,7 +46,7 @@ pub enum Command {
     /// Send requests to ingress and report who answered them.
     Observe {
         /// ingress's URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080/")]
+        #[arg(long, env = "INGRESS_URL", default_value = "http://127.0.0.1:8080/")]
         url: Url,
         /// How many requests to send.
         #[arg(short = 'n', long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
