@@ -53,18 +53,16 @@ RUN set -eu; \
 WORKDIR /src
 COPY . .
 # The cache mounts keep the registry and compiled dependencies between
-# builds: a code change recompiles the workspace crates only. Every service
-# is built at once, whichever BIN asked.
-ARG SERVICES="ingress greeter greeting name greeter-lambda"
+# builds: a code change recompiles the workspace crates only. Every binary
+# of the workspace is built at once, whichever BIN asked.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     set -eu; \
     triple=$(cat /rust-target); \
-    mkdir /out; \
-    for bin in $SERVICES; do set -- "$@" -p "$bin"; done; \
     RUSTFLAGS="-C target-feature=+crt-static" \
-      cargo build --release --locked --target "$triple" "$@"; \
-    for bin in $SERVICES; do cp "target/$triple/release/$bin" /out/; done
+      cargo build --release --locked --target "$triple" --workspace --bins; \
+    mkdir /out; \
+    find "target/$triple/release" -maxdepth 1 -type f -perm -u+x -exec cp {} /out/ \;
 
 FROM base AS runtime
 ARG BIN
