@@ -126,6 +126,9 @@ pub struct ServiceConfig {
     /// `DRAIN_TIMEOUT_MS` (default 10000): how long in-flight requests may
     /// run on after SIGTERM.
     pub drain_timeout: Duration,
+    /// `WORKER_THREADS` (default 1): 1 runs everything on one thread; more
+    /// starts a multi-threaded runtime with that many workers.
+    pub worker_threads: usize,
 }
 
 impl ServiceConfig {
@@ -147,6 +150,15 @@ impl ServiceConfig {
             log_format,
             upstream_timeout: env.millis_or("UPSTREAM_TIMEOUT_MS", 2000)?,
             drain_timeout: env.millis_or("DRAIN_TIMEOUT_MS", 10_000)?,
+            worker_threads: match env.parse_or("WORKER_THREADS", 1, "a whole number of threads from 1")? {
+                0 => {
+                    return Err(ConfigError::new(
+                        "WORKER_THREADS",
+                        "0 is not a whole number of threads from 1",
+                    ));
+                }
+                n => n,
+            },
         })
     }
 }
@@ -166,6 +178,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config.upstream_timeout, Duration::from_secs(2));
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
+        assert_eq!(config.worker_threads, 1);
         assert!(!config.hostname.is_empty());
     }
 
@@ -177,6 +190,7 @@ mod tests {
             ("LOG_FORMAT", "JSON"),
             ("UPSTREAM_TIMEOUT_MS", "250"),
             ("DRAIN_TIMEOUT_MS", "500"),
+            ("WORKER_THREADS", "2"),
         ]);
         let config = ServiceConfig::from_env(&env, 3000).unwrap();
         assert_eq!(
@@ -187,6 +201,7 @@ mod tests {
                 log_format: LogFormat::Json,
                 upstream_timeout: Duration::from_millis(250),
                 drain_timeout: Duration::from_millis(500),
+                worker_threads: 2,
             }
         );
     }
@@ -212,6 +227,14 @@ mod tests {
         let err =
             ServiceConfig::from_env(&Env::from_pairs([("UPSTREAM_TIMEOUT_MS", "0")]), 3000).unwrap_err();
         assert_eq!(err.var, "UPSTREAM_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn zero_worker_threads_are_rejected() {
+        for bad in ["0", "-1", "many"] {
+            let err = ServiceConfig::from_env(&Env::from_pairs([("WORKER_THREADS", bad)]), 3000).unwrap_err();
+            assert_eq!(err.var, "WORKER_THREADS", "{bad}");
+        }
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
         Ok(client) => client,
         Err(e) => return fail(service, &format!("cannot build the HTTP client: {e}")),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime(config.worker_threads) {
         Ok(runtime) => runtime,
         Err(e) => return fail(service, &format!("cannot start the async runtime: {e}")),
     };
@@ -120,6 +120,21 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
             Err(e) => fail(service, &format!("server failed: {e}")),
         }
     })
+}
+
+/// One thread by default: on two cores shared by four services and a load
+/// generator, `scripts/bench` measured it ahead of one or two workers, and
+/// on an ECS task of up to one vCPU there is nothing for a second to do.
+fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    builder.enable_all().build()
 }
 
 #[allow(clippy::print_stderr)] // Before logging starts, stderr is the only voice.
