@@ -196,22 +196,4 @@ mod tests {
             assert!(parsed.is_err(), "{args:?} accepted");
         }
     }
-
-    #[tokio::test]
-    async fn splitter_prints_the_entry_for_the_share() {
-        let cli = Cli::try_parse_from(["split", "splitter", "--lambda", "25"]).unwrap();
-        let out = run(cli.command).await;
-        assert_eq!(out.code, 0);
-        assert!(
-            out.stdout.contains("Weight  = 75\n    Service = \"greeter\""),
-            "{}",
-            out.stdout
-        );
-        assert!(
-            out.stdout
-                .contains("Weight  = 25\n    Service = \"greeter-lambda\""),
-            "{}",
-            out.stdout
-        );
-    }
 }

@@ -589,6 +589,11 @@ mod tests {
         check(&GREETER_MESH, files).join("\n")
     }
 
+    fn assert_problem(files: &[EntryFile], expected: &str) {
+        let problems = problems_of(files);
+        assert!(problems.contains(expected), "no {expected:?} in:\n{problems}");
+    }
+
     #[test]
     fn a_complete_set_has_no_problems() {
         assert_eq!(problems_of(&good_set()), "");
@@ -645,11 +650,7 @@ mod tests {
         let files = with_splitter(
             r#"{ Weight = 50, Service = "greeter" }, { Weight = 49.99, Service = "greeter-lambda" }"#,
         );
-        assert!(
-            problems_of(&files).contains("the weights sum to 99.99, not 100"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "the weights sum to 99.99, not 100");
     }
 
     #[test]
@@ -657,47 +658,30 @@ mod tests {
         let files = with_splitter(
             r#"{ Weight = 66.667, Service = "greeter" }, { Weight = 33.333, Service = "greeter-lambda" }"#,
         );
-        let problems = problems_of(&files);
-        assert!(
-            problems.contains("weight 66.667 is finer than 0.01"),
-            "{problems}"
-        );
+        assert_problem(&files, "weight 66.667 is finer than 0.01");
     }
 
     #[test]
     fn a_destination_twice_is_reported() {
         let files = with_splitter(r#"{ Weight = 50, Service = "greeter" }, { Weight = 50 }"#);
-        assert!(
-            problems_of(&files).contains("greeter occurs more than once"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "greeter occurs more than once");
     }
 
     #[test]
     fn a_split_to_a_service_its_callers_may_not_call_is_reported() {
         let mut files = good_set();
         files.retain(|f| f.entry.id() != "service-intentions/greeter-lambda");
-        let problems = problems_of(&files);
-        assert!(
-            problems.contains("ingress -> greeter-lambda is denied"),
-            "{problems}"
-        );
-        assert!(
-            problems.contains("ingress calls greeter but may not call greeter-lambda"),
-            "{problems}"
-        );
+        assert_problem(&files, "ingress -> greeter-lambda is denied");
+        assert_problem(&files, "ingress calls greeter but may not call greeter-lambda");
     }
 
     #[test]
     fn an_allowed_call_outside_the_graph_is_reported() {
         let mut files = good_set();
         files.push(intentions("ingress", &[("greeter", "allow")]));
-        assert!(
-            problems_of(&files)
-                .contains("greeter -> ingress is allowed by the intentions but should be denied"),
-            "{}",
-            problems_of(&files)
+        assert_problem(
+            &files,
+            "greeter -> ingress is allowed by the intentions but should be denied",
         );
     }
 
@@ -707,11 +691,8 @@ mod tests {
         files.retain(|f| f.entry.id() != "service-intentions/*");
         files.push(intentions("*", &[("*", "allow")]));
         let problems = problems_of(&files);
-        assert!(problems.contains("name -> greeting is allowed"), "{problems}");
-        assert!(
-            problems.contains("some-other-service -> greeter is allowed"),
-            "{problems}"
-        );
+        assert_problem(&files, "name -> greeting is allowed");
+        assert_problem(&files, "some-other-service -> greeter is allowed");
         assert!(!problems.contains("ingress -> greeter "), "{problems}");
     }
 
@@ -719,11 +700,7 @@ mod tests {
     fn without_a_default_deny_the_rest_is_left_to_the_cluster() {
         let mut files = good_set();
         files.retain(|f| f.entry.id() != "service-intentions/*");
-        assert!(
-            problems_of(&files).contains("name -> greeting has no intention"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "name -> greeting has no intention");
     }
 
     #[test]
@@ -734,22 +711,14 @@ mod tests {
             "greeter",
             &[("ingress", "allow"), ("ingress", "deny")],
         ));
-        assert!(
-            problems_of(&files).contains("source ingress is listed twice"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "source ingress is listed twice");
     }
 
     #[test]
     fn a_missing_service_defaults_is_reported() {
         let mut files = good_set();
         files.retain(|f| f.entry.id() != "service-defaults/name");
-        assert!(
-            problems_of(&files).contains("no service-defaults for name"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "no service-defaults for name");
     }
 
     #[test]
@@ -760,14 +729,10 @@ mod tests {
             "greeter.hcl",
             "Kind = \"service-defaults\"\nName = \"greeter\"\nProtocol = \"tcp\"\n",
         ));
-        let problems = problems_of(&files);
-        assert!(
-            problems.contains("service-defaults/greeter must say Protocol = \"http\""),
-            "{problems}"
-        );
-        assert!(
-            problems.contains("greeter has no Protocol = \"http\", so Consul refuses the split"),
-            "{problems}"
+        assert_problem(&files, "service-defaults/greeter must say Protocol = \"http\"");
+        assert_problem(
+            &files,
+            "greeter has no Protocol = \"http\", so Consul refuses the split",
         );
     }
 
@@ -775,33 +740,21 @@ mod tests {
     fn defaults_for_the_lambda_are_left_to_the_registrator() {
         let mut files = good_set();
         files.push(defaults("greeter-lambda"));
-        assert!(
-            problems_of(&files).contains("belongs to the Lambda registrator"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "belongs to the Lambda registrator");
     }
 
     #[test]
     fn a_lambda_the_gateway_does_not_link_is_reported() {
         let mut files = good_set();
         files.retain(|f| !matches!(f.entry, Entry::TerminatingGateway(_)));
-        assert!(
-            problems_of(&files).contains("no terminating-gateway links greeter-lambda"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "no terminating-gateway links greeter-lambda");
     }
 
     #[test]
     fn the_same_entry_in_two_files_is_reported() {
         let mut files = good_set();
         files.push(defaults("greeter"));
-        assert!(
-            problems_of(&files).contains("service-defaults/greeter is also written by"),
-            "{}",
-            problems_of(&files)
-        );
+        assert_problem(&files, "service-defaults/greeter is also written by");
     }
 
     #[test]

@@ -115,24 +115,29 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn every_request_is_sent_once_and_classified() {
+    /// A server whose n-th answer (from 0) is `answer(n)`, and its count of
+    /// requests.
+    async fn serve_nth(answer: fn(usize) -> (StatusCode, &'static str)) -> (Url, Arc<AtomicUsize>) {
         let count = Arc::new(AtomicUsize::new(0));
         let seen = count.clone();
         let app = Router::new().route(
             "/",
             get(move || {
                 let n = seen.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    if n % 4 == 0 {
-                        "From ingress: From lambda: Hi (a) Mary (b)".to_owned()
-                    } else {
-                        "From ingress: From c0ffee: Hi (a) Mary (b)".to_owned()
-                    }
-                }
+                async move { answer(n) }
             }),
         );
-        let report = run(&load(serve(app).await, 100, 7)).await.unwrap();
+        (serve(app).await, count)
+    }
+
+    #[tokio::test]
+    async fn every_request_is_sent_once_and_classified() {
+        let (url, count) = serve_nth(|n| match n % 4 {
+            0 => (StatusCode::OK, "From ingress: From lambda: Hi (a) Mary (b)"),
+            _ => (StatusCode::OK, "From ingress: From c0ffee: Hi (a) Mary (b)"),
+        })
+        .await;
+        let report = run(&load(url, 100, 7)).await.unwrap();
         assert_eq!(count.load(Ordering::SeqCst), 100);
         assert_eq!((report.greeter, report.lambda, report.failed()), (75, 25, 0));
         assert_eq!(report.concurrency, 7);
@@ -141,25 +146,16 @@ mod tests {
 
     #[tokio::test]
     async fn errors_and_strange_answers_are_failures_with_their_cause() {
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = count.clone();
-        let app = Router::new().route(
-            "/",
-            get(move || {
-                let n = seen.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    match n % 3 {
-                        0 => (
-                            StatusCode::BAD_GATEWAY,
-                            "greeter upstream unreachable: connection refused",
-                        ),
-                        1 => (StatusCode::OK, "healthy"),
-                        _ => (StatusCode::OK, "From i: From g: Hi (a) Mary (b)"),
-                    }
-                }
-            }),
-        );
-        let report = run(&load(serve(app).await, 9, 3)).await.unwrap();
+        let (url, _) = serve_nth(|n| match n % 3 {
+            0 => (
+                StatusCode::BAD_GATEWAY,
+                "greeter upstream unreachable: connection refused",
+            ),
+            1 => (StatusCode::OK, "healthy"),
+            _ => (StatusCode::OK, "From i: From g: Hi (a) Mary (b)"),
+        })
+        .await;
+        let report = run(&load(url, 9, 3)).await.unwrap();
         assert_eq!((report.greeter, report.lambda, report.failed()), (3, 0, 6));
         assert_eq!(
             report.failures.get(
