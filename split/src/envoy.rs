@@ -42,9 +42,14 @@ pub enum SetError {
     /// The admin endpoint is not a base URL.
     #[error("{0:?} is not an http URL of Envoy's admin endpoint")]
     BadUrl(String),
-    /// Envoy could not be reached.
-    #[error("{0} (is the stack up? Envoy's admin port is published on 127.0.0.1:9901)")]
-    Unreachable(#[from] UpstreamError),
+    /// Envoy could not be reached, or answered an error.
+    #[error("{source}, at {admin} (is the stack up?)")]
+    Unreachable {
+        /// The admin endpoint tried.
+        admin: String,
+        /// What went wrong.
+        source: UpstreamError,
+    },
     /// Envoy refused the change.
     #[error("Envoy refused the change: {0}")]
     Refused(String),
@@ -84,18 +89,25 @@ pub struct Applied {
 /// initialised (`/ready` answers `LIVE`), as a stack that is starting needs.
 pub async fn set(admin: &Url, lambda: Share, timeout: Duration, wait: Duration) -> Result<Applied, SetError> {
     let client = Client::new(timeout)?;
+    let unreachable = |source| SetError::Unreachable {
+        admin: admin.to_string(),
+        source,
+    };
     if !wait.is_zero() {
         let ready = Upstream {
             name: "envoy admin",
             url: endpoint(admin, "ready")?,
         };
-        wait_until_live(&client, &ready, wait).await?;
+        wait_until_live(&client, &ready, wait)
+            .await
+            .map_err(unreachable)?;
     }
     let runtime = Upstream {
         name: "envoy admin",
         url: endpoint(admin, "runtime")?,
     };
-    let before = read(&client, &runtime).await?.lambda_share();
+    let get = || client.get_text(&runtime, HeaderMap::new());
+    let before = parse_runtime(&get().await.map_err(unreachable)?)?.lambda_share();
 
     let weights = runtime_weights(lambda);
     let mut modify = endpoint(admin, "runtime_modify")?;
@@ -112,7 +124,7 @@ pub async fn set(admin: &Url, lambda: Share, timeout: Duration, wait: Duration) 
         return Err(SetError::Refused(format!("{status}: {}", body.trim())));
     }
 
-    let now = read(&client, &runtime).await?;
+    let now = parse_runtime(&get().await.map_err(unreachable)?)?;
     for (key, wanted) in weights {
         let found = now.entries.get(&key).and_then(|e| e.final_value.clone());
         if found.as_deref() != Some(wanted.to_string().as_str()) {
@@ -127,12 +139,12 @@ pub async fn set(admin: &Url, lambda: Share, timeout: Duration, wait: Duration) 
 
 /// Polls `/ready` until it answers, or `wait` has passed; then the last
 /// failure is the error.
-async fn wait_until_live(client: &Client, ready: &Upstream, wait: Duration) -> Result<(), SetError> {
+async fn wait_until_live(client: &Client, ready: &Upstream, wait: Duration) -> Result<(), UpstreamError> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match client.get_text(ready, HeaderMap::new()).await {
             Ok(_) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.into()),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
@@ -148,10 +160,6 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = e.source();
     }
     out
-}
-
-async fn read(client: &Client, runtime: &Upstream) -> Result<Runtime, SetError> {
-    parse_runtime(&client.get_text(runtime, HeaderMap::new()).await?)
 }
 
 fn endpoint(admin: &Url, path: &str) -> Result<Url, SetError> {
@@ -361,8 +369,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "envoy admin upstream unreachable: connection refused \
-             (is the stack up? Envoy's admin port is published on 127.0.0.1:9901)"
+            format!("envoy admin upstream unreachable: connection refused, at {admin} (is the stack up?)")
         );
     }
 
