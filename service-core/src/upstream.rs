@@ -200,16 +200,18 @@ impl Client {
     }
 }
 
-/// The most specific description in an error's chain: an I/O error's kind
-/// (`connection refused`) when there is one, else the innermost message.
+/// The most specific description in an error's chain: for an OS error its
+/// kind (`connection refused`, not `Connection refused (os error 111)`),
+/// for another I/O error its message (`failed to lookup address
+/// information: ...`), else the innermost message.
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = error;
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::Other => io.to_string(),
-                kind => kind.to_string(),
+            return match io.raw_os_error() {
+                Some(_) => io.kind().to_string(),
+                None => io.to_string(),
             };
         }
         innermost = e;
@@ -235,6 +237,22 @@ mod tests {
         assert_eq!(out["x-request-id"], "abc");
         assert_eq!(out["traceparent"], "00-1-2-01");
     }
+
+    #[test]
+    fn the_root_cause_is_an_os_error_kind_or_an_io_message() {
+        let refused = std::io::Error::from_raw_os_error(111);
+        assert_eq!(root_cause(&refused), "connection refused");
+        let dns = std::io::Error::other("failed to lookup address information: Name or service not known");
+        let wrapped = Wrapped(dns);
+        assert_eq!(
+            root_cause(&wrapped),
+            "failed to lookup address information: Name or service not known"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error")]
+    struct Wrapped(#[source] std::io::Error);
 
     #[test]
     fn errors_read_as_one_line_naming_the_upstream() {
