@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use axum::middleware::map_request;
 use lambda_http::Adapter;
 use lambda_http::lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde::Serialize;
 use service_core::greeter::{self, Greeter};
+use service_core::router::LoggedByCaller;
 use service_core::upstream::UpstreamError;
 use tower::ServiceExt;
 
@@ -50,7 +52,13 @@ pub struct Function {
 impl Function {
     /// The function around `greeter`; it makes no network call.
     pub fn new(greeter: Greeter) -> Self {
-        let router = greeter::app(greeter.clone(), FROM);
+        // The invocation's line is logged here, so the router logs none.
+        let router = greeter::app(greeter.clone(), FROM).layer(map_request(
+            |mut request: Request<axum::body::Body>| async move {
+                request.extensions_mut().insert(LoggedByCaller);
+                request
+            },
+        ));
         Self { greeter, router }
     }
 

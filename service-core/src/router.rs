@@ -20,6 +20,12 @@ pub const HEALTHY: &str = "healthy";
 #[derive(Debug, Clone)]
 pub struct Failure(pub Arc<str>);
 
+/// Put on a request whose caller logs it itself, so the router adds no line
+/// of its own: greeter-lambda logs one line per invocation, whatever its
+/// shape.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedByCaller;
+
 /// A service's router: `payload` (a `get(...)` method router) answers
 /// every path but `/health`.
 pub fn service<S>(payload: MethodRouter<S>, state: S) -> Router
@@ -43,7 +49,7 @@ where
 /// of thousands of requests a second, the span's bookkeeping and
 /// formatting cost several times the line itself.
 async fn log_request(request: Request, next: Next) -> Response {
-    if !tracing::enabled!(tracing::Level::ERROR) {
+    if !tracing::enabled!(tracing::Level::ERROR) || request.extensions().get::<LoggedByCaller>().is_some() {
         return next.run(request).await;
     }
     let started = Instant::now();
