@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use reqwest::Url;
 
 use crate::router::Failure;
@@ -146,11 +146,22 @@ impl Client {
     /// `GET`s the upstream and returns its body as text, or a failure that
     /// names it. Only `headers` are sent along.
     pub async fn get_text(&self, upstream: &Upstream, headers: HeaderMap) -> Result<String, UpstreamError> {
+        self.send_text(Method::GET, upstream, headers).await
+    }
+
+    /// Like [`get_text`](Self::get_text) with another method and no body,
+    /// e.g. a `POST` to an admin endpoint that takes its input as a query.
+    pub async fn send_text(
+        &self,
+        method: Method,
+        upstream: &Upstream,
+        headers: HeaderMap,
+    ) -> Result<String, UpstreamError> {
         let name = upstream.name;
         let fail = |e: reqwest::Error| self.classify(name, &e);
         let mut response = self
             .http
-            .get(upstream.url.clone())
+            .request(method, upstream.url.clone())
             .headers(headers)
             .send()
             .await

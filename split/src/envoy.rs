@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -114,14 +115,17 @@ pub async fn set(admin: &Url, lambda: Share, timeout: Duration, wait: Duration) 
     modify
         .query_pairs_mut()
         .extend_pairs(weights.iter().map(|(key, weight)| (key, weight.to_string())));
-    // Envoy takes changes by POST only; the shared client only GETs.
-    let http = reqwest::Client::builder().no_proxy().timeout(timeout).build()?;
-    let refused = |e: reqwest::Error| SetError::Refused(chain(&e));
-    let response = http.post(modify).send().await.map_err(refused)?;
-    let status = response.status();
-    let body = response.text().await.map_err(refused)?;
-    if !status.is_success() {
-        return Err(SetError::Refused(format!("{status}: {}", body.trim())));
+    let modify = Upstream {
+        name: "envoy admin",
+        url: modify,
+    };
+    // Envoy takes changes by POST only.
+    match client.send_text(Method::POST, &modify, HeaderMap::new()).await {
+        Ok(_) => {}
+        Err(UpstreamError::Status { status, detail, .. }) => {
+            return Err(SetError::Refused(format!("{status}: {detail}")));
+        }
+        Err(e) => return Err(unreachable(e)),
     }
 
     let now = parse_runtime(&get().await.map_err(unreachable)?)?;
@@ -148,18 +152,6 @@ async fn wait_until_live(client: &Client, ready: &Upstream, wait: Duration) -> R
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-}
-
-/// An error and its sources on one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 fn endpoint(admin: &Url, path: &str) -> Result<Url, SetError> {
