@@ -14,6 +14,15 @@
 
 ARG RUST_VERSION=1.95
 
+# Only the classic builder (no BuildKit) runs this stage: it walks every
+# stage before its target, while BuildKit builds only what the target needs,
+# and no target needs this. docker-compose.yml passes IMAGE_TARGET, empty
+# unless set, so `docker compose up --build` without BuildKit stops here
+# with the two ways out, before any other stage fails less clearly.
+FROM scratch AS classic-builder
+ARG IMAGE_TARGET=prebuilt
+LABEL image-target="${IMAGE_TARGET:?this build compiles from source, which needs BuildKit (Docker 23+ or buildx). Without it: ./scripts/build-prebuilt, then IMAGE_TARGET=prebuilt docker compose up --build}"
+
 # Everything an image holds besides its binary (the steps every service
 # shares first, so they are built once).
 FROM scratch AS base
@@ -34,7 +43,8 @@ COPY ${PREBUILT}/${BIN} /service
 # Runs on the build machine's architecture and cross-compiles to the
 # target's, rather than compiling under emulation. It does not depend on
 # BIN, so one build serves every service's image.
-FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-slim-trixie AS build
+# BuildKit sets BUILDPLATFORM; the classic builder would stop on an empty one.
+FROM --platform="${BUILDPLATFORM:?this build needs BuildKit (Docker 23+ or buildx). Without it: ./scripts/build-prebuilt, then IMAGE_TARGET=prebuilt docker compose up --build}" rust:${RUST_VERSION}-slim-trixie AS build
 ARG BUILDARCH TARGETARCH
 RUN set -eu; \
     case "$TARGETARCH" in \

@@ -1,0 +1,46 @@
+# Sourced by the scripts that test docker-compose.yml on the prebuilt images
+# (IMAGE_TARGET=prebuilt: nothing is pulled). Each run is a compose project
+# of its own on free loopback ports, so runs never meet, and
+# `stack_cleanup` (on EXIT) takes it down and removes the images it built.
+#   source scripts/lib/stack.sh; stack_init test-split
+
+export IMAGE_TARGET=prebuilt
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Names the project, publishes ingress and Envoy's admin on free ports, and
+# makes `scratch`, a folder for the run's files, removed with the stack.
+stack_init() {
+  project=greeter-mesh-$1-$$
+  scratch=$(mktemp -d)
+  INGRESS_PORT=$(free_port)
+  ENVOY_ADMIN_PORT=$(free_port)
+  export INGRESS_PORT ENVOY_ADMIN_PORT
+  trap stack_cleanup EXIT
+}
+
+compose() { docker compose --project-name "$project" --file docker-compose.yml "$@"; }
+
+# Builds every image, or prints the build's output and fails.
+stack_build() {
+  local output
+  output=$(compose build 2>&1) || { printf '%s\n' "$output"; fail "docker compose build failed"; }
+}
+
+# Removes the images by the tags compose gave them (`<project>-<service>`),
+# never by id: an id can be shared with another tag, which is then kept.
+# The classic builder's untagged intermediate images go with the last tag.
+stack_cleanup() {
+  local status=$? tags err
+  rm -rf "$scratch"
+  compose down --volumes --timeout 20 >/dev/null 2>&1 || true
+  tags=$(compose config --images 2>/dev/null | while read -r tag; do
+    docker image inspect "$tag" >/dev/null 2>&1 && echo "$tag"
+  done)
+  if [ -n "$tags" ]; then
+    # shellcheck disable=SC2086 # one tag per word
+    err=$(docker image rm $tags 2>&1 >/dev/null) ||
+      printf '%s: could not remove the images it built (%s): %s\n' "$project" "$(paste -sd' ' <<<"$tags")" "$err" >&2
+  fi
+  return "$status"
+}
