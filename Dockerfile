@@ -21,7 +21,7 @@ ARG RUST_VERSION=1.95
 # with the two ways out, before any other stage fails less clearly.
 FROM scratch AS classic-builder
 ARG IMAGE_TARGET=prebuilt
-LABEL image-target="${IMAGE_TARGET:?this build compiles from source, which needs BuildKit (Docker 23+ or buildx). Without it: ./scripts/build-prebuilt, then IMAGE_TARGET=prebuilt docker compose up --build}"
+LABEL greeter-mesh.image-target="${IMAGE_TARGET:?this build compiles from source, which needs BuildKit (Docker 23+ or buildx). Without it: ./scripts/build-prebuilt, then IMAGE_TARGET=prebuilt docker compose up --build}"
 
 # Everything an image holds besides its binary (the steps every service
 # shares first, so they are built once).

@@ -29,7 +29,8 @@ stack_build() {
 
 # Removes the images by the tags compose gave them (`<project>-<service>`),
 # never by id: an id can be shared with another tag, which is then kept.
-# The classic builder's untagged intermediate images go with the last tag.
+# The classic builder's untagged intermediate images go with the last tag,
+# but for its classic-builder stage's, which no tag holds: pruned by label.
 stack_cleanup() {
   local status=$? tags err
   rm -rf "$scratch"
@@ -42,5 +43,6 @@ stack_cleanup() {
     err=$(docker image rm $tags 2>&1 >/dev/null) ||
       printf '%s: could not remove the images it built (%s): %s\n' "$project" "$(paste -sd' ' <<<"$tags")" "$err" >&2
   fi
+  docker image prune --force --filter label=greeter-mesh.image-target >/dev/null 2>&1 || true
   return "$status"
 }
