@@ -33,8 +33,6 @@ resource "aws_vpc_security_group_egress_rule" "mesh_out" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "consul_from_mesh" {
-  count = var.consul_server_security_group_id == null ? 0 : 1
-
   security_group_id            = var.consul_server_security_group_id
   description                  = "Consul HTTP(S) and gRPC from the mesh"
   referenced_security_group_id = aws_security_group.mesh.id

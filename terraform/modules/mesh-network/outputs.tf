@@ -14,6 +14,6 @@ output "lambda_egress" {
 }
 
 output "consul_server_ports" {
-  description = "The TCP port range the Consul server admits from the mesh, or null without a server."
-  value       = one([for r in aws_vpc_security_group_ingress_rule.consul_from_mesh : "${r.from_port}-${r.to_port}"])
+  description = "The TCP port range the Consul server admits from the mesh."
+  value       = "${aws_vpc_security_group_ingress_rule.consul_from_mesh.from_port}-${aws_vpc_security_group_ingress_rule.consul_from_mesh.to_port}"
 }

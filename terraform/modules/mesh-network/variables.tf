@@ -19,13 +19,12 @@ variable "vpc_id" {
 }
 
 variable "consul_server_security_group_id" {
-  description = "The Consul server's security group, opened to the mesh on Consul's HTTP(S) and gRPC ports; null before the server exists."
+  description = "The Consul server's security group, opened to the mesh on Consul's HTTP(S) and gRPC ports."
   type        = string
-  default     = null
 
   validation {
-    condition     = var.consul_server_security_group_id == null || can(regex("^sg-[0-9a-f]+$", var.consul_server_security_group_id))
-    error_message = "consul_server_security_group_id must be a security group ID (sg-...) or null."
+    condition     = can(regex("^sg-[0-9a-f]+$", var.consul_server_security_group_id))
+    error_message = "consul_server_security_group_id must be a security group ID (sg-...)."
   }
 }
 

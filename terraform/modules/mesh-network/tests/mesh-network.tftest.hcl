@@ -46,8 +46,9 @@ run "refuses_a_vpc_id_that_is_not_one" {
   command = plan
 
   variables {
-    name   = "greeter-test"
-    vpc_id = "10.0.0.0/16"
+    name                            = "greeter-test"
+    vpc_id                          = "10.0.0.0/16"
+    consul_server_security_group_id = run.server.security_group_id
   }
 
   expect_failures = [var.vpc_id]
