@@ -32,6 +32,7 @@ resource "aws_ssm_parameter" "registrator_ca_cert" {
 }
 
 module "lambda_registrator" {
+  # checkov:skip=CKV_TF_1:a registry module pinned to an exact version; a git commit source would bypass the registry
   # 0.1.0-beta4: the last version needing only the aws provider. beta5 adds the
   # docker provider and a provider block, which rules out `count` here.
   source  = "hashicorp/consul-lambda-registrator/aws//modules/lambda-registrator"
@@ -50,6 +51,7 @@ module "lambda_registrator" {
 }
 
 module "mesh_gateway" {
+  # checkov:skip=CKV_TF_1:a registry module pinned to an exact version; a git commit source would bypass the registry
   source  = "hashicorp/consul-ecs/aws//modules/gateway-task"
   version = "0.10.0"
   count   = var.deploy_consul_lambda ? 1 : 0
@@ -79,6 +81,7 @@ module "mesh_gateway" {
 }
 
 module "terminating_gateway" {
+  # checkov:skip=CKV_TF_1:a registry module pinned to an exact version; a git commit source would bypass the registry
   source  = "hashicorp/consul-ecs/aws//modules/gateway-task"
   version = "0.10.0"
   count   = var.deploy_consul_lambda ? 1 : 0
