@@ -50,45 +50,29 @@ module "lambda_registrator" {
   sync_frequency_in_minutes    = 1
 }
 
-module "mesh_gateway" {
-  # checkov:skip=CKV_TF_1:a registry module pinned to an exact version; a git commit source would bypass the registry
-  source  = "hashicorp/consul-ecs/aws//modules/gateway-task"
-  version = "0.10.0"
-  count   = var.deploy_consul_lambda ? 1 : 0
-
-  kind                     = "mesh-gateway"
-  family                   = "${var.name}-mesh-gateway" # also its Consul service and its NLB's name
-  ecs_cluster_arn          = module.cluster.cluster_arn
-  launch_type              = "FARGATE"
-  requires_compatibilities = ["FARGATE"]
-  enable_transparent_proxy = false
-  subnets                  = module.vpc.private_subnets
-  security_groups          = [module.network.mesh_security_group_id]
-  consul_server_hosts      = module.consul_server.server_dns
-  tls                      = true
-  consul_ca_cert_arn       = module.consul_server.ca_cert_arn
-  acls                     = true
-  consul_dataplane_image   = var.consul_dataplane_image
-  log_configuration        = local.log_configuration["mesh-gateway"]
-
-  # greeter-lambda's extension reaches it at the NLB's address, which the
-  # module makes internet-facing; its port admits the VPC only, and every
-  # connection through it is mTLS with a certificate from Consul's CA.
-  lb_enabled                  = true
-  lb_vpc_id                   = module.vpc.vpc_id
-  lb_subnets                  = module.vpc.public_subnets
-  lb_ingress_rule_cidr_blocks = [module.vpc.vpc_cidr_block]
+# The two gateways differ in kind, name and load balancer only.
+locals {
+  gateways = {
+    # greeter-lambda's extension reaches the mesh gateway at its NLB's
+    # address, which the module makes internet-facing; its port admits the
+    # VPC only, and every connection through it is mTLS with a certificate
+    # from Consul's CA. Its Consul service and NLB are named after the family.
+    mesh-gateway = { service_name = "", load_balancer = true }
+    # Only the mesh calls the terminating gateway: no load balancer. Its
+    # Consul name is the Name in consul/terminating-gateway.hcl.
+    terminating-gateway = { service_name = "terminating-gateway", load_balancer = false }
+  }
 }
 
-module "terminating_gateway" {
+module "gateway" {
   # checkov:skip=CKV_TF_1:a registry module pinned to an exact version; a git commit source would bypass the registry
-  source  = "hashicorp/consul-ecs/aws//modules/gateway-task"
-  version = "0.10.0"
-  count   = var.deploy_consul_lambda ? 1 : 0
+  source   = "hashicorp/consul-ecs/aws//modules/gateway-task"
+  version  = "0.10.0"
+  for_each = var.deploy_consul_lambda ? local.gateways : {}
 
-  kind                     = "terminating-gateway"
-  family                   = "${var.name}-terminating-gateway"
-  consul_service_name      = "terminating-gateway" # the Name in consul/terminating-gateway.hcl
+  kind                     = each.key
+  family                   = "${var.name}-${each.key}"
+  consul_service_name      = each.value.service_name
   ecs_cluster_arn          = module.cluster.cluster_arn
   launch_type              = "FARGATE"
   requires_compatibilities = ["FARGATE"]
@@ -100,17 +84,20 @@ module "terminating_gateway" {
   consul_ca_cert_arn       = module.consul_server.ca_cert_arn
   acls                     = true
   consul_dataplane_image   = var.consul_dataplane_image
-  log_configuration        = local.log_configuration["terminating-gateway"]
+  log_configuration        = local.log_configuration[each.key]
 
-  # No load balancer: only the mesh calls it. The module would still index the
-  # security group it makes for one unless told not to make it.
-  lb_enabled               = false
-  lb_create_security_group = false
+  lb_enabled                  = each.value.load_balancer
+  lb_vpc_id                   = each.value.load_balancer ? module.vpc.vpc_id : ""
+  lb_subnets                  = each.value.load_balancer ? module.vpc.public_subnets : []
+  lb_ingress_rule_cidr_blocks = [module.vpc.vpc_cidr_block]
+  # Without a load balancer the module would still index the security group
+  # it makes for one, unless told not to make it.
+  lb_create_security_group = each.value.load_balancer
 
-  # Step 4 (migrate_to_lambda): its Envoy signs invocations of greeter-lambda
-  # with this task role. Attaching the policy changes the role, not the task:
-  # nothing restarts.
-  additional_task_role_policies = var.migrate_to_lambda ? [module.greeter_lambda[0].invoke_policy_arn] : []
+  # Step 4 (migrate_to_lambda): the terminating gateway's Envoy signs
+  # invocations of greeter-lambda with this task role. Attaching the policy
+  # changes the role, not the task: nothing restarts.
+  additional_task_role_policies = each.key == "terminating-gateway" && var.migrate_to_lambda ? [module.greeter_lambda[0].invoke_policy_arn] : []
 }
 
 # Step 3 (deploy_lambda): greeter-lambda's role, the extension layer and its

@@ -36,7 +36,7 @@ output "ingress_url" {
 
 output "mesh_gateway_uri" {
   description = "Step 2 on: CONSUL_MESH_GATEWAY_URI, host:port of the mesh gateway."
-  value       = one([for g in module.mesh_gateway : "${g.wan_address}:${g.wan_port}"])
+  value       = one([for k, g in module.gateway : "${g.wan_address}:${g.wan_port}" if k == "mesh-gateway"])
 }
 
 output "lambda" {
@@ -48,7 +48,7 @@ output "lambda" {
     layer_arn             = f.layer_arn
     subnet_ids            = module.vpc.private_subnets
     security_group_ids    = [module.network.lambda_security_group_id]
-    mesh_gateway_uri      = one([for g in module.mesh_gateway : "${g.wan_address}:${g.wan_port}"])
+    mesh_gateway_uri      = one([for k, g in module.gateway : "${g.wan_address}:${g.wan_port}" if k == "mesh-gateway"])
     extension_data_prefix = f.extension_data_prefix
   }])
 }
