@@ -9,6 +9,8 @@
 data "aws_secretsmanager_secret_version" "consul_ca_cert" {
   count     = var.deploy_consul_lambda ? 1 : 0
   secret_id = module.consul_server.ca_cert_arn
+  # The secret's ARN is known before its value is written: read after the server.
+  depends_on = [module.consul_server]
 }
 
 resource "aws_ssm_parameter" "registrator_token" {

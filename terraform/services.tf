@@ -59,6 +59,9 @@ resource "aws_ecs_service" "service" {
   desired_count   = 1
   launch_type     = "FARGATE"
   propagate_tags  = "TASK_DEFINITION"
+  # The app waits for its sidecar before it starts: give the ALB's health
+  # check that long before it counts against ingress.
+  health_check_grace_period_seconds = each.key == "ingress" ? 60 : null
 
   network_configuration {
     subnets         = module.vpc.private_subnets
