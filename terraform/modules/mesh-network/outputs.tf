@@ -1,0 +1,19 @@
+output "mesh_security_group_id" {
+  description = "The security group of every mesh task and the Lambda registrator."
+  value       = aws_security_group.mesh.id
+}
+
+output "lambda_security_group_id" {
+  description = "greeter-lambda's security group."
+  value       = aws_security_group.lambda.id
+}
+
+output "lambda_egress" {
+  description = "greeter-lambda's allowed egress as PROTOCOL:FROM-TO>CIDR, as EC2 holds it."
+  value       = toset([for r in [aws_vpc_security_group_egress_rule.lambda_https, aws_vpc_security_group_egress_rule.lambda_mesh_gateway] : "${r.ip_protocol}:${r.from_port}-${r.to_port}>${r.cidr_ipv4}"])
+}
+
+output "consul_server_ports" {
+  description = "The TCP port range the Consul server admits from the mesh."
+  value       = "${aws_vpc_security_group_ingress_rule.consul_from_mesh.from_port}-${aws_vpc_security_group_ingress_rule.consul_from_mesh.to_port}"
+}

@@ -1,0 +1,91 @@
+# Step 1 (deploy_ecs_services): the four services as ECS services, each task a
+# consul-ecs mesh task (the app, consul-dataplane with Envoy, mesh-init and
+# health-sync), and ingress behind the ALB.
+
+module "service" {
+  # checkov:skip=CKV_TF_1:a registry module pinned to an exact version; a git commit source would bypass the registry
+  source   = "hashicorp/consul-ecs/aws//modules/mesh-task"
+  version  = "0.10.0"
+  for_each = var.deploy_ecs_services ? local.services : {}
+
+  family                   = "${var.name}-${each.key}"
+  consul_service_name      = each.key
+  port                     = each.value.port
+  requires_compatibilities = ["FARGATE"]
+  # Fargate cannot redirect traffic with iptables: the apps call their
+  # upstreams at the sidecar's localhost ports instead (module default: true).
+  enable_transparent_proxy = false
+  upstreams                = [for service, port in each.value.upstreams : { destinationName = service, localBindPort = port }]
+
+  consul_server_hosts    = module.consul_server.server_dns
+  tls                    = true
+  consul_ca_cert_arn     = module.consul_server.ca_cert_arn
+  acls                   = true
+  consul_dataplane_image = var.consul_dataplane_image
+  # Without it the module writes an empty logConfiguration, which ECS refuses.
+  log_configuration = local.log_configuration[each.key]
+
+  container_definitions = [{
+    name                   = each.key
+    image                  = "${module.ecr.repository_urls[each.key]}:${var.image_tag}"
+    essential              = true
+    readonlyRootFilesystem = true
+    cpu                    = 0
+    mountPoints            = []
+    volumesFrom            = []
+    portMappings           = [{ containerPort = each.value.port, hostPort = each.value.port, protocol = "tcp" }]
+    environment = [
+      for k, v in merge({ PORT = tostring(each.value.port), LOG_FORMAT = "json" }, each.value.env) : { name = k, value = v }
+    ]
+    # The image has no shell: the binary checks its own /health. health-sync
+    # copies the result into Consul.
+    healthCheck = {
+      command     = ["CMD", "/service", "healthcheck"]
+      interval    = 10
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+    logConfiguration = local.log_configuration[each.key]
+  }]
+}
+
+resource "aws_ecs_service" "service" {
+  for_each = module.service
+
+  name            = each.key
+  cluster         = module.cluster.cluster_arn
+  task_definition = each.value.task_definition_arn
+  desired_count   = 1
+  launch_type     = "FARGATE"
+  propagate_tags  = "TASK_DEFINITION"
+  # The app waits for its sidecar before it starts: give the ALB's health
+  # check that long before it counts against ingress.
+  health_check_grace_period_seconds = each.key == "ingress" ? 60 : null
+
+  network_configuration {
+    subnets         = module.vpc.private_subnets
+    security_groups = [module.network.mesh_security_group_id]
+  }
+
+  dynamic "load_balancer" {
+    for_each = each.key == "ingress" ? module.ingress_alb : []
+    content {
+      target_group_arn = load_balancer.value.target_group_arn
+      container_name   = "ingress"
+      container_port   = local.services.ingress.port
+    }
+  }
+}
+
+module "ingress_alb" {
+  source = "./modules/ingress-alb"
+  count  = var.deploy_ecs_services ? 1 : 0
+
+  name                     = "${var.name}-ingress"
+  vpc_id                   = module.vpc.vpc_id
+  subnet_ids               = module.vpc.public_subnets
+  ingress_cidrs            = var.ingress_cidrs
+  target_port              = local.services.ingress.port
+  target_security_group_id = module.network.mesh_security_group_id
+}
