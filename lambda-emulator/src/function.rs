@@ -118,8 +118,7 @@ impl Function {
         let Ok(_permit) = self.permits.acquire().await else {
             return Outcome::error("ServiceException", "the emulator is shutting down");
         };
-        let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
-        let (mut instance, cold) = match idle {
+        let (mut instance, cold) = match self.idle_instance() {
             Some(instance) => (instance, false),
             None => match self.start().await {
                 Ok(instance) => (instance, true),
@@ -132,7 +131,8 @@ impl Function {
                 }
             },
         };
-        let deadline = started + self.config.timeout;
+        // The clock starts with the instance, not while waiting for one.
+        let deadline = Instant::now() + self.config.timeout;
         let (reply, posted) = oneshot::channel();
         let work = Work {
             request_id: request_id.to_owned(),
@@ -202,6 +202,18 @@ impl Function {
             }
         }
         outcome
+    }
+
+    /// The most recently used idle instance still running, if any; one
+    /// whose process died while idle is dropped.
+    fn idle_instance(&self) -> Option<Instance> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(mut instance) = idle.pop() {
+            if matches!(instance.child.try_wait(), Ok(None)) {
+                return Some(instance);
+            }
+        }
+        None
     }
 
     /// Starts an instance: its Runtime API on a loopback port of its own,

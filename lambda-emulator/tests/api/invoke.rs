@@ -220,3 +220,19 @@ async fn concurrent_invocations_start_instances_up_to_the_limit_and_reuse_them()
     assert_eq!(pids.len(), 3, "{pids:?}");
     assert_eq!(emulator.function.instances_started(), 3);
 }
+
+#[test]
+fn a_bad_setting_stops_the_emulator_with_64_naming_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-emulator"))
+        .env_clear()
+        .env("EMULATOR_BOOTSTRAP", std::env::current_exe().unwrap())
+        .env("EMULATOR_CONCURRENCY", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "lambda-emulator: configuration error: EMULATOR_CONCURRENCY: 0 is not a number of instances from 1 to 1000"
+    );
+}
