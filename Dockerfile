@@ -40,6 +40,14 @@ FROM base AS prebuilt
 ARG BIN PREBUILT=target/x86_64-unknown-linux-gnu/release
 COPY ${PREBUILT}/${BIN} /service
 
+# The compose stack's Lambda (BIN=lambda-emulator): the emulator as
+# /service, and greeter-lambda's binary where Lambda finds a custom
+# runtime's bootstrap, in /var/task.
+FROM base AS lambda-prebuilt
+ARG PREBUILT=target/x86_64-unknown-linux-gnu/release
+COPY ${PREBUILT}/lambda-emulator /service
+COPY ${PREBUILT}/greeter-lambda /var/task/bootstrap
+
 # Runs on the build machine's architecture and cross-compiles to the
 # target's, rather than compiling under emulation. It does not depend on
 # BIN, so one build serves every service's image.
@@ -74,6 +82,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     mkdir /out; \
     find "target/$triple/release" -maxdepth 1 -type f -perm -u+x -exec cp {} /out/ \;
 
+FROM base AS lambda-runtime
+COPY --from=build /out/lambda-emulator /service
+COPY --from=build /out/greeter-lambda /var/task/bootstrap
+
+# Last, so that a build naming no target builds a service's image.
 FROM base AS runtime
 ARG BIN
 COPY --from=build /out/${BIN} /service

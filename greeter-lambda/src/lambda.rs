@@ -14,13 +14,19 @@ use service_core::upstream::Client;
 use crate::function::Function;
 use crate::invocation::Invocation;
 
-/// Set by Lambda (and by emulators such as `cargo lambda watch`): the
-/// `host:port` of the Runtime API.
+/// Set by Lambda and by emulators: the Runtime API, as `host:port` (Lambda,
+/// lambda-emulator) or as a URL with a base path (`cargo lambda watch`
+/// sets `http://127.0.0.1:9000/.rt`).
 pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
-/// Whether this process runs under a Lambda Runtime API.
-pub fn on_lambda(env: &Env) -> bool {
-    env.get(RUNTIME_API).is_some()
+/// The URL of `path` on the Runtime API `api`, in either form Lambda's
+/// runtime client accepts: `host:port`, or a URL whose path is a base.
+pub fn runtime_api_url(api: &str, path: &str) -> String {
+    if api.starts_with("http://") || api.starts_with("https://") {
+        format!("{}{path}", api.trim_end_matches('/'))
+    } else {
+        format!("http://{api}{path}")
+    }
 }
 
 /// What stops the function before its first invocation.
@@ -44,10 +50,18 @@ pub fn init(env: &Env) -> Result<Function, InitError> {
     Ok(Function::new(greeter))
 }
 
-/// The whole of `main` under Lambda: init, then serve invocations one at a
-/// time. An init error is reported to the Runtime API, so the invoker sees
-/// its message, and the process exits 64 (`EX_USAGE`).
+/// The whole of `main`: init, then serve invocations one at a time. An
+/// init error is reported to the Runtime API, so the invoker sees its
+/// message, and the process exits 64 (`EX_USAGE`), as it does outside a
+/// Runtime API.
 pub fn run(env: &Env) -> ExitCode {
+    if env.get(RUNTIME_API).is_none() {
+        fail(&format!(
+            "configuration error: {RUNTIME_API}: is not set (a Lambda function runs under a Runtime API: \
+             on Lambda, in lambda-emulator or under cargo lambda watch)"
+        ));
+        return ExitCode::from(ConfigError::EXIT_CODE);
+    }
     // One thread: a 128 MB function has a fraction of a vCPU, and no
     // worker threads to spawn makes the cold start shorter.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -102,7 +116,7 @@ async fn report_init_error(env: &Env, message: &str) {
     };
     let body = serde_json::json!({ "errorType": "Runtime.InitError", "errorMessage": message });
     let sent = reqwest::Client::new()
-        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .post(runtime_api_url(api, "/2018-06-01/runtime/init/error"))
         .header("lambda-runtime-function-error-type", "Runtime.InitError")
         .body(body.to_string())
         .send()
@@ -151,6 +165,23 @@ mod tests {
             Some("error")
         );
         assert_eq!(filter(&[]).as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn the_runtime_api_is_a_host_and_port_or_a_url_with_a_base_path() {
+        let path = "/2018-06-01/runtime/init/error";
+        assert_eq!(
+            runtime_api_url("127.0.0.1:9001", path),
+            "http://127.0.0.1:9001/2018-06-01/runtime/init/error"
+        );
+        assert_eq!(
+            runtime_api_url("http://127.0.0.1:9000/.rt", path),
+            "http://127.0.0.1:9000/.rt/2018-06-01/runtime/init/error"
+        );
+        assert_eq!(
+            runtime_api_url("http://127.0.0.1:9000/", path),
+            "http://127.0.0.1:9000/2018-06-01/runtime/init/error"
+        );
     }
 
     #[test]

@@ -27,6 +27,33 @@ stack_build() {
   output=$(compose build 2>&1) || { printf '%s\n' "$output"; fail "docker compose build failed"; }
 }
 
+# Starts the stack and waits for every health check, or shows why not.
+stack_up() {
+  compose up --detach --wait --wait-timeout 120 --pull never >/dev/null 2>&1 ||
+    { compose ps --all; compose logs --tail 20; fail "the stack did not become healthy within 120 s"; }
+}
+
+# Docker sets each container's HOSTNAME to its id's first 12 characters,
+# which every answer prints.
+container() { compose ps --all --quiet "$1"; }
+host() { local id; id=$(container "$1"); printf '%s' "${id:0:12}"; }
+# Every running container of the stack with its id and start time, to tell
+# whether any was restarted or recreated.
+snapshot() { compose ps --quiet | xargs docker inspect --format '{{.Name}} {{.Id}} {{.State.StartedAt}}' | sort; }
+
+# One of service-core/src/words.rs's lists (NAMES, GREETINGS) as a regex
+# alternation, checked for its length.
+words() {
+  local list count
+  list=$(awk -v list="$1" '
+    $0 ~ "pub const " list ":" { on = 1 }
+    on { while (match($0, /"[^"]+"/)) { print substr($0, RSTART + 1, RLENGTH - 2); $0 = substr($0, RSTART + RLENGTH) } }
+    on && /\];/ { exit }' service-core/src/words.rs)
+  count=$(wc -l <<<"$list")
+  [ "$count" -eq "$2" ] || fail "read $count words of $1 in service-core/src/words.rs, not $2"
+  paste -sd'|' <<<"$list"
+}
+
 # Removes the images by the tags compose gave them (`<project>-<service>`),
 # never by id: an id can be shared with another tag, which is then kept.
 # The classic builder's untagged intermediate images go with the last tag,
@@ -34,6 +61,7 @@ stack_build() {
 stack_cleanup() {
   local status=$? tags err
   rm -rf "$scratch"
+  compose unpause >/dev/null 2>&1 || true # a paused container would not stop
   compose down --volumes --timeout 20 >/dev/null 2>&1 || true
   tags=$(compose config --images 2>/dev/null | while read -r tag; do
     docker image inspect "$tag" >/dev/null 2>&1 && echo "$tag"

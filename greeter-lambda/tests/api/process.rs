@@ -1,5 +1,5 @@
-//! The binary as a process: under a Runtime API, as Lambda runs it, and
-//! outside Lambda, as the compose stack runs it.
+//! The binary as a process: under a Runtime API, as Lambda and the
+//! emulators run it, and outside one.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -181,68 +181,34 @@ async fn under_a_runtime_api_a_missing_url_is_an_init_error_naming_it_then_exit_
     );
 }
 
+#[tokio::test]
+async fn under_a_runtime_api_url_with_a_base_path_the_init_error_reaches_it() {
+    // cargo lambda watch sets the Runtime API as a URL, not host:port.
+    let mut api = FakeRuntimeApi::start().await;
+    let mut vars = lambda_env(&api);
+    vars[0].1 = format!("http://{}{}", api.addr, crate::runtime_api::BASE_PATH);
+    vars.push(("GREETING_URL", "http://localhost:3002".into()));
+    let (_child, _lines) = start(&vars);
+
+    let outcome = api.outcome().await;
+    let Outcome::InitError { body } = outcome else {
+        panic!("not an init error: {outcome:?}");
+    };
+    assert!(body.contains("NAME_URL: is not set"), "{body}");
+}
+
 #[test]
-fn outside_lambda_a_missing_url_exits_64_naming_it() {
+fn outside_a_runtime_api_it_exits_64_naming_it() {
     let output = Command::new(BIN)
         .env_clear()
         .env("GREETING_URL", "http://127.0.0.1:1")
+        .env("NAME_URL", "http://127.0.0.1:2")
         .output()
         .expect("greeter-lambda runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(64), "{stderr}");
-    assert_eq!(
-        stderr.trim_end(),
-        "greeter-lambda: configuration error: NAME_URL: is not set (expected a URL such as http://name:3000)"
+    assert!(
+        stderr.starts_with("greeter-lambda: configuration error: AWS_LAMBDA_RUNTIME_API: is not set"),
+        "{stderr}"
     );
-}
-
-#[tokio::test]
-async fn outside_lambda_it_serves_the_greeter_router_answering_from_lambda() {
-    let vars = [
-        ("PORT", "0".to_owned()),
-        ("LOG_FORMAT", "json".to_owned()),
-        ("GREETING_URL", spawn_greeting().await),
-        ("NAME_URL", spawn_name().await),
-    ];
-    let (mut child, mut lines) = start(&vars);
-    let listening = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let line = lines.recv().await.expect("greeter-lambda logged no address");
-            let entry: Value = serde_json::from_str(&line).expect("JSON log line");
-            if entry["message"] == "listening" {
-                break entry;
-            }
-        }
-    })
-    .await
-    .expect("listening within 10 s");
-    assert_eq!(listening["service"], "greeter-lambda");
-    let addr = listening["addr"]
-        .as_str()
-        .expect("addr")
-        .replace("0.0.0.0", "127.0.0.1");
-
-    let response = reqwest::get(format!("http://{addr}/")).await.expect("GET /");
-    assert_eq!(response.status(), 200);
-    assert_greeting(&response.text().await.expect("text"));
-
-    let port = addr.rsplit_once(':').expect("host:port").1;
-    let healthcheck = Command::new(BIN)
-        .arg("healthcheck")
-        .env_clear()
-        .env("PORT", port)
-        .status()
-        .expect("healthcheck runs");
-    assert!(healthcheck.success());
-
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().expect("running").to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .expect("status");
-    assert_eq!(status.code(), Some(0));
 }

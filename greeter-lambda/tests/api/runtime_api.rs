@@ -1,5 +1,7 @@
 //! A fake Lambda Runtime API on `127.0.0.1:0`: it hands the function one
 //! queued payload per `GET .../invocation/next` and records what comes back.
+//! It answers at the root (`AWS_LAMBDA_RUNTIME_API=host:port`, as Lambda
+//! sets it) and under [`BASE_PATH`] (a URL, as `cargo lambda watch` sets it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +24,9 @@ pub enum Outcome {
     /// `POST .../init/error`.
     InitError { body: String },
 }
+
+/// The base path of the URL form, as `cargo lambda watch` uses it.
+pub const BASE_PATH: &str = "/.rt";
 
 #[derive(Clone)]
 struct Api {
@@ -46,12 +51,13 @@ impl FakeRuntimeApi {
             outcomes: outcomes_tx,
             next_id: Arc::new(AtomicU64::new(1)),
         };
-        let app = Router::new()
+        let routes = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(api);
+        let app = Router::new().nest(BASE_PATH, routes.clone()).merge(routes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr").to_string();
         tokio::spawn(async move { axum::serve(listener, app).await });

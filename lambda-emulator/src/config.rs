@@ -1,0 +1,231 @@
+//! The emulator's settings: the function it runs and how, read from
+//! `EMULATOR_*` variables (and `AWS_REGION`), each named in its error.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use service_core::config::{ConfigError, Env};
+
+/// Lambda's own bounds on a function's timeout, in seconds.
+const TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=900;
+/// Lambda's bounds on a function's memory, in MB.
+const MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
+
+/// The function and how it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `EMULATOR_FUNCTION_NAME` (`greeter-lambda`): the name it answers to.
+    pub function_name: String,
+    /// `EMULATOR_BOOTSTRAP` (`/var/task/bootstrap`): the executable each
+    /// instance runs, as Lambda runs a custom runtime's `bootstrap`.
+    pub bootstrap: PathBuf,
+    /// Arguments to the bootstrap: none on Lambda; tests set some.
+    pub args: Vec<String>,
+    /// `AWS_REGION` (`us-east-1`): the region of the function's ARN.
+    pub region: String,
+    /// `EMULATOR_ACCOUNT_ID` (`123456789012`): the account of its ARN.
+    pub account_id: String,
+    /// `EMULATOR_MEMORY_MB` (128, as deployed): reported to the function.
+    pub memory_mb: u32,
+    /// `EMULATOR_TIMEOUT_SECS` (10, as deployed): how long one invocation
+    /// may take, a cold start included, before its instance is killed.
+    pub timeout: Duration,
+    /// `EMULATOR_CONCURRENCY` (4): the most instances at once.
+    pub concurrency: usize,
+    /// The function's own variables (`NAME_URL`, ...): on Lambda its
+    /// configuration, here every variable of the emulator's environment
+    /// that is not an `EMULATOR_` setting.
+    pub function_env: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Reads the settings from `env`; `function_env` is passed on to the
+    /// function as it is. A bootstrap that is not a file is refused here,
+    /// not at the first invocation.
+    pub fn from_env(env: &Env, function_env: Vec<(String, String)>) -> Result<Self, ConfigError> {
+        let bootstrap = PathBuf::from(env.get("EMULATOR_BOOTSTRAP").unwrap_or("/var/task/bootstrap"));
+        if !bootstrap.is_file() {
+            return Err(ConfigError {
+                var: "EMULATOR_BOOTSTRAP",
+                problem: format!(
+                    "{} is not a file (expected the function's executable)",
+                    bootstrap.display()
+                ),
+            });
+        }
+        let function_name = env.get("EMULATOR_FUNCTION_NAME").unwrap_or("greeter-lambda");
+        if !is_function_name(function_name) {
+            return Err(ConfigError {
+                var: "EMULATOR_FUNCTION_NAME",
+                problem: format!(
+                    "{function_name:?} is not a function name (letters, digits, - and _, up to 64)"
+                ),
+            });
+        }
+        let timeout_secs = in_range(
+            env,
+            "EMULATOR_TIMEOUT_SECS",
+            10,
+            TIMEOUT_SECS,
+            "whole seconds from 1 to 900",
+        )?;
+        let memory_mb = in_range(env, "EMULATOR_MEMORY_MB", 128, MEMORY_MB, "MB from 128 to 10240")?;
+        let concurrency = in_range(
+            env,
+            "EMULATOR_CONCURRENCY",
+            4,
+            1..=1000,
+            "a number of instances from 1 to 1000",
+        )?;
+        let account_id = env.get("EMULATOR_ACCOUNT_ID").unwrap_or("123456789012");
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError {
+                var: "EMULATOR_ACCOUNT_ID",
+                problem: format!("{account_id:?} is not a 12-digit account id"),
+            });
+        }
+        Ok(Self {
+            function_name: function_name.to_owned(),
+            bootstrap,
+            args: Vec::new(),
+            region: env.get("AWS_REGION").unwrap_or("us-east-1").to_owned(),
+            account_id: account_id.to_owned(),
+            memory_mb,
+            timeout: Duration::from_secs(timeout_secs),
+            concurrency,
+            function_env,
+        })
+    }
+
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, self.function_name
+        )
+    }
+
+    /// Whether `wanted`, as the Invoke API's path names a function, is this
+    /// one: its name, its ARN, or `<account>:function:<name>`, each with
+    /// `:$LATEST` or not (the only version here).
+    pub fn answers_to(&self, wanted: &str) -> bool {
+        let unqualified = wanted.strip_suffix(":$LATEST").unwrap_or(wanted);
+        unqualified == self.function_name
+            || unqualified == self.arn()
+            || unqualified == format!("{}:function:{}", self.account_id, self.function_name)
+    }
+}
+
+/// The process's variables for the function: all but the emulator's own.
+pub fn function_env_from_process() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| !k.starts_with("EMULATOR_"))
+        .collect()
+}
+
+fn is_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn in_range<T>(
+    env: &Env,
+    var: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    expected: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let value = env.parse_or(var, default, expected)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            var,
+            problem: format!("{value} is not {expected}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings with the bootstrap at a file that exists.
+    fn env<'a>(pairs: &[(&'a str, &'a str)]) -> Env {
+        let mut all = vec![("EMULATOR_BOOTSTRAP", "Cargo.toml")];
+        all.extend_from_slice(pairs);
+        Env::from_pairs(all)
+    }
+
+    #[test]
+    fn defaults_are_the_deployed_functions() {
+        let config = Config::from_env(&env(&[]), vec![]).unwrap();
+        assert_eq!(config.function_name, "greeter-lambda");
+        assert_eq!(config.timeout, Duration::from_secs(10));
+        assert_eq!(config.memory_mb, 128);
+        assert_eq!(config.concurrency, 4);
+        assert_eq!(
+            config.arn(),
+            "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda"
+        );
+    }
+
+    #[test]
+    fn every_bad_setting_is_named() {
+        let cases = [
+            ("EMULATOR_TIMEOUT_SECS", "0"),
+            ("EMULATOR_TIMEOUT_SECS", "901"),
+            ("EMULATOR_TIMEOUT_SECS", "1.5"),
+            ("EMULATOR_MEMORY_MB", "64"),
+            ("EMULATOR_CONCURRENCY", "0"),
+            ("EMULATOR_CONCURRENCY", "many"),
+            ("EMULATOR_ACCOUNT_ID", "12345"),
+            ("EMULATOR_FUNCTION_NAME", "greeter lambda"),
+        ];
+        for (var, value) in cases {
+            let err = Config::from_env(&env(&[(var, value)]), vec![]).unwrap_err();
+            assert_eq!(err.var, var, "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_bootstrap_is_named() {
+        let err = Config::from_env(
+            &Env::from_pairs([("EMULATOR_BOOTSTRAP", "/no/such/bootstrap")]),
+            vec![],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "EMULATOR_BOOTSTRAP: /no/such/bootstrap is not a file (expected the function's executable)"
+        );
+    }
+
+    #[test]
+    fn the_function_answers_to_its_name_and_arn() {
+        let config = Config::from_env(&env(&[]), vec![]).unwrap();
+        for name in [
+            "greeter-lambda",
+            "greeter-lambda:$LATEST",
+            "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda",
+            "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda:$LATEST",
+            "123456789012:function:greeter-lambda",
+        ] {
+            assert!(config.answers_to(name), "{name}");
+        }
+        for name in [
+            "greeter",
+            "greeter-lambda:1",
+            "arn:aws:lambda:eu-west-1:123456789012:function:greeter-lambda",
+            "arn:aws:lambda:us-east-1:210987654321:function:greeter-lambda",
+        ] {
+            assert!(!config.answers_to(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Lambda's Invoke API, as Consul's terminating gateway (Envoy's
+//! `aws_lambda` filter) calls it: `POST
+//! /2015-03-31/functions/<name or ARN>/invocations`, with
+//! `X-Amz-Invocation-Type` `RequestResponse` (200 and the payload),
+//! `Event` (202, run in the background) or `DryRun` (204). A function
+//! error is still a 200, with `X-Amz-Function-Error: Unhandled`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use service_core::router::HEALTHY;
+
+use crate::function::{Function, Outcome};
+
+/// The Invoke API's port unless `PORT` says otherwise.
+pub const DEFAULT_PORT: u16 = 9001;
+
+/// Lambda's limit on a synchronous invocation's payload.
+const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// The Invoke API for `function`, and `GET /health` for health checks.
+pub fn app(function: Arc<Function>) -> Router {
+    Router::new()
+        .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+        .route("/health", get(|| async { HEALTHY }))
+        .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES))
+        .with_state(function)
+}
+
+async fn invoke(
+    State(function): State<Arc<Function>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    payload: Bytes,
+) -> Response {
+    if !function.config().answers_to(&name) {
+        let arn = function.config().arn();
+        let missing = arn.replace(&function.config().function_name, &name);
+        let message = format!(
+            "Function not found: {}",
+            if name.starts_with("arn:") { &name } else { &missing }
+        );
+        return client_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &message);
+    }
+    let kind = headers
+        .get("x-amz-invocation-type")
+        .map_or(Ok("RequestResponse"), |value| value.to_str());
+    let request_id = request_id();
+    let trace_id = headers
+        .get("x-amzn-trace-id")
+        .and_then(|value| value.to_str().ok())
+        .map_or_else(new_trace_id, str::to_owned);
+    match kind {
+        Ok("RequestResponse") => {
+            let outcome = function.invoke(&request_id, payload, &trace_id).await;
+            let mut response = match outcome {
+                Outcome::Response(body) => (StatusCode::OK, body).into_response(),
+                Outcome::Error(body) => {
+                    (StatusCode::OK, [("x-amz-function-error", "Unhandled")], body).into_response()
+                }
+            };
+            set_common(response.headers_mut(), &request_id);
+            response
+        }
+        Ok("Event") => {
+            let id = request_id.clone();
+            tokio::spawn(async move {
+                function.invoke(&id, payload, &trace_id).await;
+            });
+            let mut response = StatusCode::ACCEPTED.into_response();
+            set_common(response.headers_mut(), &request_id);
+            response
+        }
+        Ok("DryRun") => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            set_common(response.headers_mut(), &request_id);
+            response
+        }
+        other => client_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            &format!(
+                "X-Amz-Invocation-Type {:?} is not RequestResponse, Event or DryRun",
+                other.unwrap_or("(not text)")
+            ),
+        ),
+    }
+}
+
+fn set_common(headers: &mut HeaderMap, request_id: &str) {
+    headers.insert(
+        HeaderName::from_static("content-type"),
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-amz-executed-version"),
+        HeaderValue::from_static("$LATEST"),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-amzn-requestid"), id);
+    }
+}
+
+/// An error of the Invoke API itself, in Lambda's shape.
+fn client_error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
+    let body = serde_json::json!({ "Type": "User", "message": message });
+    (
+        status,
+        [
+            ("content-type", "application/json"),
+            ("x-amzn-errortype", error_type),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// A random request id in Lambda's (UUID) form.
+fn request_id() -> String {
+    let hex = format!("{:032x}", rand::random::<u128>());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// An X-Ray trace header for an invocation that came without one.
+fn new_trace_id() -> String {
+    let seconds = crate::function::epoch_ms(std::time::SystemTime::now()) / 1000;
+    let root = format!("{:024x}", rand::random::<u128>() >> 32);
+    format!(
+        "Root=1-{seconds:08x}-{root};Parent={:016x};Sampled=0",
+        rand::random::<u64>()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_look_like_lambdas() {
+        let pattern =
+            regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap();
+        assert!(pattern.is_match(&request_id()));
+        assert_ne!(request_id(), request_id());
+    }
+
+    #[test]
+    fn trace_ids_are_xray_headers() {
+        let pattern =
+            regex::Regex::new("^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$").unwrap();
+        assert!(pattern.is_match(&new_trace_id()), "{}", new_trace_id());
+    }
+}

@@ -1,0 +1,35 @@
+//! AWS Lambda on one machine: the Invoke API for whoever invokes the
+//! function (in the compose stack, Envoy playing Consul's terminating
+//! gateway), and the Runtime API for the function itself, run unchanged
+//! from the binary that ships to Lambda.
+//!
+//! Why a crate of its own rather than an existing emulator: AWS's Runtime
+//! Interface Emulator is not obtainable from the package registries this
+//! project builds from, and cargo-lambda's emulator (`cargo lambda watch`)
+//! needs `cargo` and the sources at run time, answers 404 to a function
+//! addressed by its ARN (which is how Envoy's `aws_lambda` filter addresses
+//! it) and answers a function error with HTTP 500 where Lambda answers 200
+//! and `X-Amz-Function-Error: Unhandled`. The function's side is checked
+//! against cargo-lambda's emulator too (`scripts/test-lambda`): the same
+//! binary runs under both.
+//!
+//! What it keeps of Lambda ([`Function::invoke`]): one invocation at a time
+//! per instance (a child process with its own Runtime API), a new instance
+//! (a cold start) when every one is busy, up to a limit; the environment
+//! Lambda sets; function errors, init errors and crashes answered as Lambda
+//! answers them; an instance that outlives its timeout killed, and the next
+//! invocation served by a fresh one. Where it differs: past the limit an
+//! invocation waits for an instance where Lambda would throttle it (429),
+//! and it speaks plain HTTP without checking signatures.
+//!
+//! - [`config`] holds the settings, from the environment.
+//! - [`function`] holds the instances and runs one invocation.
+//! - [`runtime_api`] is the Runtime API each instance polls.
+//! - [`invoke_api`] is the Invoke API.
+
+pub mod config;
+pub mod function;
+pub mod invoke_api;
+pub mod runtime_api;
+
+pub use function::{Function, Outcome};

@@ -1,0 +1,134 @@
+//! The Runtime API one instance polls, on a loopback port of its own as on
+//! Lambda (`AWS_LAMBDA_RUNTIME_API`): the next invocation with its headers,
+//! then its response or error; or, before any, an init error.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::function::{Posted, Work};
+
+/// The most a function may answer: Lambda's 6 MB response limit.
+const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// An invocation handed out: its request id and where its answer goes.
+type Handed = (String, oneshot::Sender<Posted>);
+
+#[derive(Clone)]
+struct Api {
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>,
+    /// The invocation handed out and not answered yet.
+    current: Arc<Mutex<Option<Handed>>>,
+    arn: Arc<str>,
+}
+
+/// Serves one instance's Runtime API on `listener` until aborted.
+pub(crate) async fn serve(listener: TcpListener, queue: mpsc::UnboundedReceiver<Work>, arn: String) {
+    let api = Api {
+        queue: Arc::new(tokio::sync::Mutex::new(queue)),
+        current: Arc::new(Mutex::new(None)),
+        arn: arn.into(),
+    };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_RESPONSE_BYTES))
+        .with_state(api);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the Runtime API stopped");
+    }
+}
+
+/// Holds the poll until there is an invocation, as Lambda does.
+async fn next(State(api): State<Api>) -> Response {
+    let work = api.queue.lock().await.recv().await;
+    let Some(work) = work else {
+        // The instance is being stopped: nothing will come.
+        return std::future::pending().await;
+    };
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set("lambda-runtime-aws-request-id", &work.request_id);
+    set("lambda-runtime-deadline-ms", &work.deadline_ms.to_string());
+    set("lambda-runtime-invoked-function-arn", &api.arn);
+    set("lambda-runtime-trace-id", &work.trace_id);
+    if let Ok(mut current) = api.current.lock() {
+        *current = Some((work.request_id, work.reply));
+    }
+    (headers, work.payload).into_response()
+}
+
+async fn response(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> Response {
+    answer(&api, &id, Posted::Response(body))
+}
+
+async fn error(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> Response {
+    answer(&api, &id, Posted::Error(body))
+}
+
+/// The init error goes to the invocation that started the instance: the
+/// one handed out, or the one still waiting in the queue.
+async fn init_error(State(api): State<Api>, body: Bytes) -> Response {
+    let current = api.current.lock().ok().and_then(|mut current| current.take());
+    let reply = match current {
+        Some((_, reply)) => Some(reply),
+        None => api
+            .queue
+            .try_lock()
+            .ok()
+            .and_then(|mut queue| queue.try_recv().ok())
+            .map(|work| work.reply),
+    };
+    if let Some(reply) = reply {
+        let _ = reply.send(Posted::InitError(body));
+    }
+    accepted()
+}
+
+fn answer(api: &Api, id: &str, posted: Posted) -> Response {
+    let current = api.current.lock().ok().and_then(|mut current| {
+        if current.as_ref().is_some_and(|(current_id, _)| current_id == id) {
+            current.take()
+        } else {
+            None
+        }
+    });
+    match current {
+        Some((_, reply)) => {
+            let _ = reply.send(posted);
+            accepted()
+        }
+        None => (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/json")],
+            serde_json::json!({
+                "errorType": "InvalidRequestID",
+                "errorMessage": format!("no invocation {id} is waiting for an answer"),
+            })
+            .to_string(),
+        )
+            .into_response(),
+    }
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        [("content-type", "application/json")],
+        r#"{"status":"OK"}"#,
+    )
+        .into_response()
+}

@@ -1,0 +1,111 @@
+//! The emulator on `127.0.0.1:0` with the fake function, and invoking it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_emulator::Function;
+use lambda_emulator::config::Config;
+use lambda_emulator::invoke_api;
+use serde_json::Value;
+
+pub const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda";
+
+/// The settings of the fake function: this test binary, running only the
+/// test that is the function.
+pub fn config() -> Config {
+    Config {
+        function_name: "greeter-lambda".into(),
+        bootstrap: std::env::current_exe().unwrap(),
+        args: [
+            "fake_function::process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--quiet",
+        ]
+        .map(String::from)
+        .to_vec(),
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(5),
+        concurrency: 4,
+        function_env: vec![
+            ("FAKE_FUNCTION".into(), "1".into()),
+            ("NAME_URL".into(), "http://name:3000".into()),
+        ],
+    }
+}
+
+pub struct Emulator {
+    pub url: String,
+    pub function: Arc<Function>,
+    client: reqwest::Client,
+}
+
+impl Emulator {
+    pub async fn start(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let function = Function::new(config);
+        tokio::spawn(service_core::server::run(
+            listener,
+            invoke_api::app(Arc::clone(&function)),
+            std::future::pending(),
+            Duration::from_secs(1),
+        ));
+        Self {
+            url,
+            function,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// POSTs `payload` to the Invoke API for `function`, with these headers.
+    pub async fn invoke_as(&self, function: &str, payload: &str, headers: &[(&str, &str)]) -> Invoked {
+        let mut request = self
+            .client
+            .post(format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.url
+            ))
+            .body(payload.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        Invoked {
+            status: response.status().as_u16(),
+            function_error: response
+                .headers()
+                .get("x-amz-function-error")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// A synchronous invocation by ARN, as Envoy makes it.
+    pub async fn invoke(&self, payload: &str) -> Invoked {
+        self.invoke_as(ARN, payload, &[("x-amz-invocation-type", "RequestResponse")])
+            .await
+    }
+}
+
+#[derive(Debug)]
+pub struct Invoked {
+    pub status: u16,
+    pub function_error: Option<String>,
+    pub body: String,
+}
+
+impl Invoked {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The pid of the instance that answered.
+    pub fn pid(&self) -> u64 {
+        let json = self.json();
+        json["pid"].as_u64().or(json["seen"]["pid"].as_u64()).unwrap()
+    }
+}
