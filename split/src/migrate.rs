@@ -643,7 +643,8 @@ where
 {
     let probe = Probe::start(client, &plan.url, plan.concurrency, hold.max_requests);
     let needs_lambda = lambda_hundredths > 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // Often enough that a fast stack overshoots the hold by little.
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
     let started = Instant::now();
     loop {
         tokio::select! {
