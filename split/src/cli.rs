@@ -117,7 +117,7 @@ pub enum Command {
         max_p99_ratio: f64,
         /// A Lambda p99 at or under this many milliseconds passes the ratio
         /// gate whatever the greeter's (a few milliseconds apart is noise).
-        #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         p99_floor_ms: u64,
         /// The Lambda's p99 may never exceed this many milliseconds.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
