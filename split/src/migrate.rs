@@ -878,7 +878,7 @@ impl MigrationReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<9} {:>7} {:>7} {:>7} {:>7} {:>9}  {:<19} {:<19} verdict",
+            "{:<9} {:>7} {:>7} {:>7} {:>7} {:>9}  {:<21} {:<21} verdict",
             "step", "lambda", "probes", "greeter", "lambda", "lambda ok", "greeter p50/p99", "lambda p50/p99"
         );
         let rows = self.baseline.iter().map(|b| ("baseline".to_owned(), b)).chain(
@@ -908,14 +908,18 @@ impl MigrationReport {
                     format!("{} / {}", millis(d.p50), millis(d.p99))
                 }
             };
+            let success = if step.lambda.answers + step.lambda.failed == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.2}%", step.lambda.success_percent)
+            };
             let _ = writeln!(
                 out,
-                "{name:<9} {:>7} {:>7} {:>7} {:>7} {:>8.2}%  {:<19} {:<19} {verdict}",
+                "{name:<9} {:>7} {:>7} {:>7} {:>7} {success:>9}  {:<21} {:<21} {verdict}",
                 format!("{}%", step.lambda_share),
                 step.probes,
                 step.greeter.answers,
                 step.lambda.answers,
-                step.lambda.success_percent,
                 pair(&step.greeter),
                 pair(&step.lambda)
             );
@@ -1241,10 +1245,10 @@ mod tests {
         assert_eq!(lines.len(), 5, "{text}");
         assert!(
             lines[1]
-                .starts_with("baseline       0%     100     100       0   100.00%  7.0 ms / 7.0 ms     -"),
+                .starts_with("baseline       0%     100     100       0         -  7.0 ms / 7.0 ms       -"),
             "{text}"
         );
-        assert!(lines[2].starts_with("1              5%     400     380      20   100.00%  8.0 ms / 8.0 ms     12.0 ms / 12.0 ms   passed"), "{text}");
+        assert!(lines[2].starts_with("1              5%     400     380      20   100.00%  8.0 ms / 8.0 ms       12.0 ms / 12.0 ms     passed"), "{text}");
         assert!(
             lines[3].contains("80.00%") && lines[3].contains("FAILED: Lambda success 80.00% < 99%"),
             "{text}"

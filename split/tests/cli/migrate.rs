@@ -194,10 +194,12 @@ async fn a_failing_lambda_is_rolled_back_to_0_or_to_the_last_passed_step() {
             panic!("{}", report.render())
         };
         // One in 5 failed: 80 %, give or take the answers in flight.
-        assert!(
-            why[0].starts_with("Lambda success 8") && why[0].contains("% < 99% ("),
-            "{why:?}"
-        );
+        let success: f64 = why[0]
+            .strip_prefix("Lambda success ")
+            .and_then(|rest| rest.split_once("% < 99% ("))
+            .map(|(percent, _)| percent.parse().unwrap())
+            .unwrap_or_else(|| panic!("{why:?}"));
+        assert!((75.0..=85.0).contains(&success), "{why:?}");
         let consul = consul.lock().unwrap();
         assert!(consul.problems.is_empty(), "{:?}", consul.problems);
         assert_eq!(consul.lambda(), expected, "{rollback:?}");
