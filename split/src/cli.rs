@@ -90,12 +90,16 @@ pub enum Command {
         #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
         requests: u64,
         /// The most a step sends while it waits for enough Lambda answers
-        /// (default: 10 times --requests).
+        /// or for --hold-secs; the step ends there (default: 10 times
+        /// --requests; with --hold-secs, --rate times --hold-secs more).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
         max_requests: Option<u64>,
         /// Seconds each step holds at least, probing all along.
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         hold_secs: u64,
+        /// The most probe requests a second (default: as fast as answered).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        rate: Option<u32>,
         /// Milliseconds between a write and the step's first probe (default
         /// 0 for Envoy, which applies a write at once; 5000 for Consul,
         /// whose sidecars take a moment to get a new splitter).
@@ -270,6 +274,7 @@ pub async fn run(command: Command) -> Output {
             requests,
             max_requests,
             hold_secs,
+            rate,
             settle_ms,
             min_success,
             min_lambda_answers,
@@ -287,7 +292,15 @@ pub async fn run(command: Command) -> Output {
                 stderr: format!("split migrate: {message}\n"),
                 code: USAGE,
             };
-            let max_requests = max_requests.unwrap_or(requests.saturating_mul(10).min(observe::MAX_REQUESTS));
+            // By default a step ends at 10 times --requests, plus what
+            // --rate sends over --hold-secs.
+            let held = u64::from(rate.unwrap_or(0)).saturating_mul(hold_secs);
+            let max_requests = max_requests.unwrap_or(
+                requests
+                    .saturating_mul(10)
+                    .saturating_add(held)
+                    .min(observe::MAX_REQUESTS),
+            );
             if max_requests < requests {
                 return usage(format!(
                     "--max-requests {max_requests} is below --requests {requests}"
@@ -331,6 +344,7 @@ pub async fn run(command: Command) -> Output {
                 rollback: rollback_to,
                 url,
                 concurrency: usize::from(concurrency),
+                rate,
                 timeout: Duration::from_millis(timeout_ms),
             };
             if dry_run {

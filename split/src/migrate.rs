@@ -92,7 +92,8 @@ pub struct Gates {
 pub struct Hold {
     /// Probe requests a step sends at least.
     pub requests: u64,
-    /// The most a step sends while waiting for enough Lambda answers.
+    /// The most a step sends, whatever else it waits for (Lambda
+    /// answers, `min_time`): a step ends there.
     pub max_requests: u64,
     /// The least time a step holds, probing all along.
     #[serde(serialize_with = "as_ms")]
@@ -118,6 +119,8 @@ pub struct Plan {
     pub url: Url,
     /// Probe requests in flight at once.
     pub concurrency: usize,
+    /// The most probe requests a second, if limited.
+    pub rate: Option<u32>,
     /// The most one probe request may take.
     pub timeout: Duration,
 }
@@ -641,7 +644,7 @@ async fn probe_window<F>(
 where
     F: std::future::Future<Output = ()>,
 {
-    let probe = Probe::start(client, &plan.url, plan.concurrency, hold.max_requests);
+    let probe = Probe::start(client, &plan.url, plan.concurrency, hold.max_requests, plan.rate);
     let needs_lambda = lambda_hundredths > 0;
     // Often enough that a fast stack overshoots the hold by little.
     let mut tick = tokio::time::interval(Duration::from_millis(25));
@@ -951,7 +954,7 @@ impl MigrationReport {
             out,
             "split migrate --dry-run: nothing is read or written\n\
              target    {}\n\
-             probes    {} ({} at a time, {} ms timeout)\n\
+             probes    {} ({} at a time, {}, {} ms timeout)\n\
              steps     {}\n\
              hold      {} requests and {} s per step, extended to {} requests for {} Lambda answers; {} ms settle after each write\n\
              gates     Lambda success >= {}%; Lambda p99 <= {}x the greeter's (or <= {}) and <= {}\n\
@@ -960,6 +963,10 @@ impl MigrationReport {
             target.describe(),
             plan.url,
             plan.concurrency,
+            plan.rate.map_or_else(
+                || "as fast as answered".to_owned(),
+                |r| format!("at most {r} a second")
+            ),
             plan.timeout.as_millis(),
             join_shares(&plan.steps.0),
             h.requests,

@@ -35,7 +35,7 @@ pub struct Load {
 /// part of the report; only a client that cannot be built is an error.
 pub async fn run(load: &Load) -> Result<Report, reqwest::Error> {
     let client = Client::new(load.timeout)?;
-    let probe = Probe::start(&client, &load.url, load.concurrency, load.requests);
+    let probe = Probe::start(&client, &load.url, load.concurrency, load.requests, None);
     Ok(probe.finish(false).await)
 }
 
@@ -56,8 +56,9 @@ impl Probe {
     /// Starts `concurrency` workers (1 to [`MAX_CONCURRENCY`], no more than
     /// `limit`) that send GETs to `url` one after another until `limit`
     /// requests (at most [`MAX_REQUESTS`]) have been sent or the probe is
-    /// stopped.
-    pub fn start(client: &Client, url: &Url, concurrency: usize, limit: u64) -> Self {
+    /// stopped. With a `rate`, the workers together send at most that many
+    /// requests a second (a long hold on a real mesh is not a load test).
+    pub fn start(client: &Client, url: &Url, concurrency: usize, limit: u64, rate: Option<u32>) -> Self {
         let ingress = Upstream {
             name: "ingress",
             url: url.clone(),
@@ -67,14 +68,26 @@ impl Probe {
         let next = Arc::new(AtomicU64::new(0));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        // Each worker's share of the rate: one request per `pace`.
+        let pace = rate
+            .filter(|r| *r > 0)
+            .map(|r| Duration::from_secs_f64(workers as f64 / f64::from(r)));
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
             let (client, ingress, next) = (client.clone(), ingress.clone(), next.clone());
             let (samples, stop) = (samples.clone(), stop.clone());
             tasks.spawn(async move {
+                let mut ticks = pace.map(|pace| {
+                    let mut ticks = tokio::time::interval(pace);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    ticks
+                });
                 // Each worker takes the next request number until none is
                 // left or the probe is stopped.
                 while !stop.load(Ordering::Relaxed) && next.fetch_add(1, Ordering::Relaxed) < limit {
+                    if let Some(ticks) = ticks.as_mut() {
+                        ticks.tick().await;
+                    }
                     let sample = one(&client, &ingress).await;
                     lock(&samples).push(sample);
                 }
@@ -225,6 +238,21 @@ mod tests {
             Some(&3)
         );
         assert_eq!(report.failures.get("not a greeting: \"healthy\""), Some(&3));
+    }
+
+    #[tokio::test]
+    async fn a_rate_spaces_the_requests_out() {
+        let (url, count) = serve_nth(|_| (StatusCode::OK, "From i: From lambda: Hi (a) Mary (b)")).await;
+        let client = Client::new(Duration::from_secs(2)).unwrap();
+        // 2 workers sharing 40 a second: one request each per 50 ms, the
+        // first at once.
+        let report = Probe::start(&client, &url, 2, 10, Some(40)).finish(false).await;
+        assert_eq!(count.load(Ordering::SeqCst), 10);
+        assert!(
+            report.elapsed >= Duration::from_millis(200),
+            "{:?}",
+            report.elapsed
+        );
     }
 
     #[tokio::test]

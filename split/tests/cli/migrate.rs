@@ -31,6 +31,7 @@ fn plan(steps: &str, ingress: &str) -> Plan {
         rollback: Rollback::Zero,
         url: ingress.parse().unwrap(),
         concurrency: 4,
+        rate: None,
         timeout: Duration::from_secs(2),
     }
 }
