@@ -472,6 +472,41 @@ mod tests {
     }
 
     #[test]
+    fn the_envoy_config_faults_only_the_lambdas_calls_by_these_runtime_keys() {
+        let config = include_str!("../../envoy/envoy.yaml");
+        let fault = config
+            .find("- name: envoy.filters.http.fault")
+            .expect("no fault filter");
+        let others = ["envoy.filters.http.aws_lambda", "envoy.filters.http.router"];
+        assert!(
+            others.iter().all(|f| config.find(f).is_none_or(|at| at > fault)),
+            "the fault filter must come first"
+        );
+        let filter = &config[fault..config.find("envoy.filters.http.router").unwrap()];
+        assert!(filter.contains(&format!("upstream_cluster: {LAMBDA_SERVICE}\n")));
+        let fields = [
+            "abort_percent_runtime",
+            "abort_http_status_runtime",
+            "delay_percent_runtime",
+            "delay_duration_runtime",
+        ];
+        for (field, key) in fields.iter().zip(FAULT_KEYS) {
+            assert!(filter.contains(&format!("{field}: {key}\n")), "{field}: {key}");
+        }
+        // No fault unless asked.
+        assert_eq!(
+            filter
+                .matches("percentage: { numerator: 0, denominator: HUNDRED }")
+                .count(),
+            2
+        );
+        assert_eq!(
+            Fault::NONE.runtime()[0],
+            (FAULT_KEYS[0].to_owned(), "0".to_owned())
+        );
+    }
+
+    #[test]
     fn the_envoy_config_routes_by_these_runtime_keys() {
         let config = include_str!("../../envoy/envoy.yaml");
         assert!(config.contains(&format!("runtime_key_prefix: {RUNTIME_KEY_PREFIX}\n")));
