@@ -176,6 +176,25 @@ pub enum TargetError {
     },
 }
 
+impl TargetError {
+    /// Whether the write may have reached the target anyway: no answer, or
+    /// an answer that does not match. A refusal changed nothing.
+    pub fn may_have_landed(&self) -> bool {
+        match self {
+            Self::Envoy(e) => !matches!(
+                e,
+                SetError::BadUrl(_) | SetError::Refused(_) | SetError::Client(_)
+            ),
+            Self::Consul(e) => matches!(
+                e,
+                ConsulError::Unreachable { .. } | ConsulError::Timeout { .. } | ConsulError::BadAnswer { .. }
+            ),
+            Self::Concurrent { .. } => false,
+            Self::NotApplied { .. } => true,
+        }
+    }
+}
+
 const TARGET_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Target {
@@ -542,8 +561,13 @@ where
     report.baseline = Some(baseline);
     if baseline_failed > 0 {
         report.ending = Ending::Stopped;
+        let whose = if start_share == Share::ZERO {
+            "not the Lambda's fault, nothing was written"
+        } else {
+            "nothing was written"
+        };
         report.message = format!(
-            "the stack fails before anything moved ({baseline_failed} of {} baseline requests failed: {}); not the Lambda's fault, nothing was written",
+            "the stack fails before anything moved ({baseline_failed} of {} baseline requests failed: {}); {whose}",
             window.requests(),
             first_failure(&window)
         );
@@ -557,8 +581,8 @@ where
         if let Err(e) = target.write(share).await {
             report.message = format!("writing {share}% failed: {e}");
             report.final_share = target.read().await.ok().flatten();
-            if !matches!(e, TargetError::Concurrent { .. }) {
-                // The write may have landed: put the last passed step back.
+            if e.may_have_landed() {
+                // Put the last passed step back, whatever happened.
                 restore(target, last_passed, progress, &mut report).await;
             }
             return report;
