@@ -174,8 +174,9 @@ impl Function {
                 false,
             ),
             Ended::TimedOut => {
-                // As Lambda does: the instance is stopped, not trusted again.
-                let _ = instance.child.start_kill();
+                // As Lambda does: the instance is stopped, not trusted again;
+                // killed and reaped before the answer, so no process outlives it.
+                let _ = instance.child.kill().await;
                 (
                     Outcome::error(
                         "Sandbox.Timedout",

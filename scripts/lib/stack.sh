@@ -60,6 +60,7 @@ words() {
 # but for its classic-builder stage's, which no tag holds: pruned by label.
 stack_cleanup() {
   local status=$? tags err
+  jobs -p | xargs -r kill 2>/dev/null || true # load or watchers left running
   rm -rf "$scratch"
   compose unpause >/dev/null 2>&1 || true # a paused container would not stop
   compose down --volumes --timeout 20 >/dev/null 2>&1 || true

@@ -1,6 +1,8 @@
 //! The local split: the weights of Envoy's `weighted_clusters` route to
 //! greeter and greeter-lambda, changed at run time through the admin
-//! endpoint `/runtime_modify`.
+//! endpoint `/runtime_modify`; and the faults its fault filter injects
+//! into the calls routed to greeter-lambda, for a demonstration of a
+//! migration that rolls back (`split fault`).
 //!
 //! `envoy/envoy.yaml` names the route's `runtime_key_prefix`
 //! ([`RUNTIME_KEY_PREFIX`]); Envoy then reads each cluster's weight from
@@ -60,7 +62,7 @@ pub enum SetError {
         /// The runtime key.
         key: String,
         /// What was set.
-        wanted: u32,
+        wanted: String,
         /// What Envoy answers now.
         found: Option<String>,
     },
@@ -89,56 +91,160 @@ pub struct Applied {
 /// With a `wait`, first waits up to that long for Envoy to be up and
 /// initialised (`/ready` answers `LIVE`), as a stack that is starting needs.
 pub async fn set(admin: &Url, lambda: Share, timeout: Duration, wait: Duration) -> Result<Applied, SetError> {
-    let client = Client::new(timeout)?;
-    let unreachable = |source| SetError::Unreachable {
-        admin: admin.to_string(),
-        source,
-    };
+    let admin = Admin::new(admin, timeout)?;
     if !wait.is_zero() {
-        let ready = Upstream {
-            name: "envoy admin",
-            url: endpoint(admin, "ready")?,
-        };
-        wait_until_live(&client, &ready, wait)
-            .await
-            .map_err(unreachable)?;
+        admin.wait_until_live(wait).await?;
     }
-    let runtime = Upstream {
-        name: "envoy admin",
-        url: endpoint(admin, "runtime")?,
-    };
-    let get = || client.get_text(&runtime, HeaderMap::new());
-    let before = parse_runtime(&get().await.map_err(unreachable)?)?.lambda_share();
-
-    let weights = runtime_weights(lambda);
-    let mut modify = endpoint(admin, "runtime_modify")?;
-    modify
-        .query_pairs_mut()
-        .extend_pairs(weights.iter().map(|(key, weight)| (key, weight.to_string())));
-    let modify = Upstream {
-        name: "envoy admin",
-        url: modify,
-    };
-    // Envoy takes changes by POST only.
-    match client.send_text(Method::POST, &modify, HeaderMap::new()).await {
-        Ok(_) => {}
-        Err(UpstreamError::Status { status, detail, .. }) => {
-            return Err(SetError::Refused(format!("{status}: {detail}")));
-        }
-        Err(e) => return Err(unreachable(e)),
-    }
-
-    let now = parse_runtime(&get().await.map_err(unreachable)?)?;
-    for (key, wanted) in weights {
-        let found = now.entries.get(&key).and_then(|e| e.final_value.clone());
-        if found.as_deref() != Some(wanted.to_string().as_str()) {
-            return Err(SetError::NotApplied { key, wanted, found });
-        }
-    }
+    let before = admin.runtime().await?.lambda_share();
+    admin
+        .modify(&runtime_weights(lambda).map(|(k, w)| (k, w.to_string())))
+        .await?;
     Ok(Applied {
         before,
         after: lambda,
     })
+}
+
+/// The Lambda's share the Envoy at `admin` holds; `None` when its runtime
+/// has no weights, so the route uses those of `envoy.yaml`.
+pub async fn get(admin: &Url, timeout: Duration) -> Result<Option<Share>, SetError> {
+    Ok(Admin::new(admin, timeout)?.runtime().await?.lambda_share())
+}
+
+/// Faults Envoy injects into the calls routed to greeter-lambda: the fault
+/// filter of `envoy/envoy.yaml`, restricted to that cluster, reads these
+/// from the runtime per request. All zero is no fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// Percent of the Lambda's calls answered by Envoy itself with `status`.
+    pub abort_percent: u8,
+    /// The status of an aborted call.
+    pub abort_status: u16,
+    /// Percent of the Lambda's calls held back for `delay_ms` first.
+    pub delay_percent: u8,
+    /// How long a delayed call is held, in milliseconds.
+    pub delay_ms: u64,
+}
+
+/// The runtime keys the fault filter of `envoy/envoy.yaml` reads
+/// (`abort_percent_runtime` and its siblings).
+pub const FAULT_KEYS: [&str; 4] = [
+    "greeter.fault.abort_percent",
+    "greeter.fault.abort_http_status",
+    "greeter.fault.delay_percent",
+    "greeter.fault.delay_ms",
+];
+
+impl Fault {
+    /// No fault.
+    pub const NONE: Self = Self {
+        abort_percent: 0,
+        abort_status: 503,
+        delay_percent: 0,
+        delay_ms: 0,
+    };
+
+    /// The runtime keys and values, in [`FAULT_KEYS`] order.
+    pub fn runtime(&self) -> [(String, String); 4] {
+        let values = [
+            self.abort_percent.to_string(),
+            self.abort_status.to_string(),
+            self.delay_percent.to_string(),
+            self.delay_ms.to_string(),
+        ];
+        let mut pairs = FAULT_KEYS.map(|k| (k.to_owned(), String::new()));
+        for (pair, value) in pairs.iter_mut().zip(values) {
+            pair.1 = value;
+        }
+        pairs
+    }
+}
+
+/// Sets the faults injected into the Lambda's calls, all keys in one
+/// runtime update, and reads them back.
+pub async fn set_fault(admin: &Url, fault: Fault, timeout: Duration) -> Result<(), SetError> {
+    Admin::new(admin, timeout)?
+        .modify(&fault.runtime())
+        .await
+        .map(drop)
+}
+
+/// Envoy's admin endpoint and the client that reaches it.
+struct Admin {
+    base: Url,
+    client: Client,
+}
+
+impl Admin {
+    fn new(admin: &Url, timeout: Duration) -> Result<Self, SetError> {
+        endpoint(admin, "runtime")?;
+        Ok(Self {
+            base: admin.clone(),
+            client: Client::new(timeout)?,
+        })
+    }
+
+    fn upstream(&self, path: &str) -> Result<Upstream, SetError> {
+        Ok(Upstream {
+            name: "envoy admin",
+            url: endpoint(&self.base, path)?,
+        })
+    }
+
+    fn unreachable(&self, source: UpstreamError) -> SetError {
+        SetError::Unreachable {
+            admin: self.base.to_string(),
+            source,
+        }
+    }
+
+    async fn wait_until_live(&self, wait: Duration) -> Result<(), SetError> {
+        let ready = self.upstream("ready")?;
+        wait_until_live(&self.client, &ready, wait)
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    async fn runtime(&self) -> Result<Runtime, SetError> {
+        let runtime = self.upstream("runtime")?;
+        let body = self
+            .client
+            .get_text(&runtime, HeaderMap::new())
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        parse_runtime(&body)
+    }
+
+    /// Sets every pair in one POST to `/runtime_modify`, then checks that
+    /// Envoy reads each back.
+    async fn modify(&self, pairs: &[(String, String)]) -> Result<Runtime, SetError> {
+        let mut modify = self.upstream("runtime_modify")?;
+        modify.url.query_pairs_mut().extend_pairs(pairs);
+        // Envoy takes changes by POST only.
+        match self
+            .client
+            .send_text(Method::POST, &modify, HeaderMap::new())
+            .await
+        {
+            Ok(_) => {}
+            Err(UpstreamError::Status { status, detail, .. }) => {
+                return Err(SetError::Refused(format!("{status}: {detail}")));
+            }
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        let now = self.runtime().await?;
+        for (key, wanted) in pairs {
+            let found = now.entries.get(key).and_then(|e| e.final_value.clone());
+            if found.as_deref() != Some(wanted.as_str()) {
+                return Err(SetError::NotApplied {
+                    key: key.clone(),
+                    wanted: wanted.clone(),
+                    found,
+                });
+            }
+        }
+        Ok(now)
+    }
 }
 
 /// Polls `/ready` until it answers, or `wait` has passed; then the last
@@ -362,6 +468,45 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!("envoy admin upstream unreachable: connection refused, at {admin} (is the stack up?)")
+        );
+    }
+
+    #[test]
+    fn the_envoy_config_faults_only_the_lambdas_calls_by_these_runtime_keys() {
+        let config = include_str!("../../envoy/envoy.yaml");
+        let fault = config
+            .find("- name: envoy.filters.http.fault")
+            .expect("no fault filter");
+        // The filters of http_filters, not the per-route aws_lambda config.
+        let others = [
+            "- name: envoy.filters.http.aws_lambda",
+            "- name: envoy.filters.http.router",
+        ];
+        assert!(
+            others.iter().all(|f| config.find(f).is_none_or(|at| at > fault)),
+            "the fault filter must come first"
+        );
+        let filter = &config[fault..config.find("- name: envoy.filters.http.router").unwrap()];
+        assert!(filter.contains(&format!("upstream_cluster: {LAMBDA_SERVICE}\n")));
+        let fields = [
+            "abort_percent_runtime",
+            "abort_http_status_runtime",
+            "delay_percent_runtime",
+            "delay_duration_runtime",
+        ];
+        for (field, key) in fields.iter().zip(FAULT_KEYS) {
+            assert!(filter.contains(&format!("{field}: {key}\n")), "{field}: {key}");
+        }
+        // No fault unless asked.
+        assert_eq!(
+            filter
+                .matches("percentage: { numerator: 0, denominator: HUNDRED }")
+                .count(),
+            2
+        );
+        assert_eq!(
+            Fault::NONE.runtime()[0],
+            (FAULT_KEYS[0].to_owned(), "0".to_owned())
         );
     }
 

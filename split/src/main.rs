@@ -3,6 +3,8 @@
 //! - `split splitter --lambda 25 | consul config write -` (AWS, Consul)
 //! - `split set --lambda 25` (the local stack's Envoy)
 //! - `split observe -n 400 --expect-lambda 25` (who answers ingress)
+//! - `split migrate --steps 5,25,50,100` (gated steps, rolled back on failure)
+//! - `split fault --abort 20` (the local Envoy fails the Lambda's calls)
 //! - `split check consul` (the Consul entry files)
 
 use std::io::Write;

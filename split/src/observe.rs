@@ -1,8 +1,9 @@
 //! Sending a bounded number of requests to ingress, a bounded number at a
-//! time, and tallying who answered.
+//! time, and tallying who answered: all at once ([`run`], `split observe`)
+//! or watched as they land ([`Probe`], `split migrate`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
@@ -34,42 +35,115 @@ pub struct Load {
 /// part of the report; only a client that cannot be built is an error.
 pub async fn run(load: &Load) -> Result<Report, reqwest::Error> {
     let client = Client::new(load.timeout)?;
-    let ingress = Upstream {
-        name: "ingress",
-        url: load.url.clone(),
-    };
-    let requests = load.requests.min(MAX_REQUESTS);
-    let workers = load
-        .concurrency
-        .clamp(1, MAX_CONCURRENCY)
-        .min(requests.max(1) as usize);
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for _ in 0..workers {
-        let (client, ingress, next) = (client.clone(), ingress.clone(), next.clone());
-        tasks.spawn(async move {
-            let mut samples = Vec::new();
-            // Each worker takes the next request number until none is left.
-            while next.fetch_add(1, Ordering::Relaxed) < requests {
-                samples.push(one(&client, &ingress).await);
-            }
-            samples
-        });
-    }
-    let mut samples = Vec::with_capacity(requests as usize);
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(worker) => samples.extend(worker),
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+    let probe = Probe::start(&client, &load.url, load.concurrency, load.requests, None);
+    Ok(probe.finish(false).await)
+}
+
+/// Requests sent to ingress by a few workers until a limit or until
+/// stopped, each answer visible as it lands: what `split migrate` watches
+/// during a step, and what [`run`] waits out.
+#[derive(Debug)]
+pub struct Probe {
+    url: Url,
+    workers: usize,
+    started: Instant,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    stop: Arc<AtomicBool>,
+    tasks: JoinSet<()>,
+}
+
+impl Probe {
+    /// Starts `concurrency` workers (1 to [`MAX_CONCURRENCY`], no more than
+    /// `limit`) that send GETs to `url` one after another until `limit`
+    /// requests (at most [`MAX_REQUESTS`]) have been sent or the probe is
+    /// stopped. With a `rate`, the workers together send at most that many
+    /// requests a second (a long hold on a real mesh is not a load test).
+    pub fn start(client: &Client, url: &Url, concurrency: usize, limit: u64, rate: Option<u32>) -> Self {
+        let ingress = Upstream {
+            name: "ingress",
+            url: url.clone(),
+        };
+        let limit = limit.min(MAX_REQUESTS);
+        let workers = concurrency.clamp(1, MAX_CONCURRENCY).min(limit.max(1) as usize);
+        let next = Arc::new(AtomicU64::new(0));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        // Each worker's share of the rate: one request per `pace`.
+        let pace = rate
+            .filter(|r| *r > 0)
+            .map(|r| Duration::from_secs_f64(workers as f64 / f64::from(r)));
+        let mut tasks = JoinSet::new();
+        for _ in 0..workers {
+            let (client, ingress, next) = (client.clone(), ingress.clone(), next.clone());
+            let (samples, stop) = (samples.clone(), stop.clone());
+            tasks.spawn(async move {
+                let mut ticks = pace.map(|pace| {
+                    let mut ticks = tokio::time::interval(pace);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    ticks
+                });
+                // Each worker takes the next request number until none is
+                // left or the probe is stopped.
+                while !stop.load(Ordering::Relaxed) && next.fetch_add(1, Ordering::Relaxed) < limit {
+                    if let Some(ticks) = ticks.as_mut() {
+                        ticks.tick().await;
+                    }
+                    let sample = one(&client, &ingress).await;
+                    lock(&samples).push(sample);
+                }
+            });
+        }
+        Self {
+            url: url.clone(),
+            workers,
+            started: Instant::now(),
+            samples,
+            stop,
+            tasks,
         }
     }
-    Ok(Report::new(
-        load.url.to_string(),
-        workers,
-        started.elapsed(),
-        samples,
-    ))
+
+    /// The answers so far, in the order they landed.
+    pub fn samples(&self) -> Vec<Sample> {
+        lock(&self.samples).clone()
+    }
+
+    /// How long the probe has run.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Ends the probe and tallies every answer. With `stop`, no new request
+    /// is sent and those in flight finish; without, the workers first send
+    /// the rest of the limit.
+    pub async fn finish(mut self, stop: bool) -> Report {
+        if stop {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        while let Some(done) = self.tasks.join_next().await {
+            match done {
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Aborted workers, or done.
+                _ => {}
+            }
+        }
+        let elapsed = self.started.elapsed();
+        let samples = std::mem::take(&mut *lock(&self.samples));
+        Report::new(self.url.to_string(), self.workers, elapsed, samples)
+    }
+
+    /// Ends the probe now, dropping the requests in flight: for Ctrl-C,
+    /// when the rollback must not wait for them.
+    pub async fn abort(mut self) -> Report {
+        self.tasks.abort_all();
+        self.finish(true).await
+    }
+}
+
+/// The samples, even if a worker panicked while holding them (the panic
+/// is raised again by [`Probe::finish`]).
+fn lock(samples: &Mutex<Vec<Sample>>) -> std::sync::MutexGuard<'_, Vec<Sample>> {
+    samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn one(client: &Client, ingress: &Upstream) -> Sample {
@@ -164,6 +238,21 @@ mod tests {
             Some(&3)
         );
         assert_eq!(report.failures.get("not a greeting: \"healthy\""), Some(&3));
+    }
+
+    #[tokio::test]
+    async fn a_rate_spaces_the_requests_out() {
+        let (url, count) = serve_nth(|_| (StatusCode::OK, "From i: From lambda: Hi (a) Mary (b)")).await;
+        let client = Client::new(Duration::from_secs(2)).unwrap();
+        // 2 workers sharing 40 a second: one request each per 50 ms, the
+        // first at once.
+        let report = Probe::start(&client, &url, 2, 10, Some(40)).finish(false).await;
+        assert_eq!(count.load(Ordering::SeqCst), 10);
+        assert!(
+            report.elapsed >= Duration::from_millis(200),
+            "{:?}",
+            report.elapsed
+        );
     }
 
     #[tokio::test]

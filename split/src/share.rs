@@ -68,6 +68,13 @@ impl fmt::Display for Share {
     }
 }
 
+/// As a JSON number of percent: 12.5.
+impl serde::Serialize for Share {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(f64::from(self.0) / 100.0)
+    }
+}
+
 /// Parses a decimal percentage exactly, digit by digit: `50`, `12.5`,
 /// `0.01`, `100.00`. A sign, an exponent or a third decimal is refused.
 impl FromStr for Share {

@@ -1,6 +1,9 @@
-//! Tests of the repository's Consul entries and of the `split` binary.
+//! Tests of the repository's Consul entries, of `split migrate` against a
+//! Consul API double, and of the `split` binary.
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is the test failing.
 
+mod consul_double;
 mod entries;
+mod migrate;
 mod process;

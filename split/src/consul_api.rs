@@ -1,0 +1,631 @@
+//! Consul's HTTP API, as much of it as `split migrate` needs: the greeter
+//! `service-splitter` read (`GET /v1/config/service-splitter/greeter`) and
+//! written with check-and-set (`PUT /v1/config?cas=<ModifyIndex>`, answered
+//! `true` or `false`), so a change someone else made meanwhile is refused,
+//! never overwritten. No consul binary is needed.
+//!
+//! Settings are read as the consul CLI reads them: `CONSUL_HTTP_ADDR`
+//! (`host:port` or a URL; default `127.0.0.1:8500`), `CONSUL_HTTP_SSL`,
+//! `CONSUL_HTTP_TOKEN` or `CONSUL_HTTP_TOKEN_FILE` (sent as
+//! `X-Consul-Token`), `CONSUL_CACERT` and `CONSUL_TLS_SERVER_NAME`.
+//!
+//! Why hyper and rustls here rather than reqwest, the crate every other
+//! call goes through: the services' shared client is built without TLS on
+//! purpose (they only call their sidecar, and TLS would add about a
+//! megabyte to each binary). Cargo unifies a crate's features across one
+//! build of the workspace, and `scripts/build-prebuilt` builds every binary
+//! in one, so turning on reqwest's TLS here would build it into every
+//! service too (reqwest sets TLS up in every client it builds, used or
+//! not). hyper's one-connection client with rustls on top adds TLS to this
+//! binary only: the services keep their size. Measured with
+//! `scripts/build-prebuilt` before and after this module: the five service
+//! binaries are the same to the byte (greeter 3,801,904 bytes), and `split`
+//! grew from 3.6 to 5.5 MB (TLS, the migration, the Consul client).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::consul::{LAMBDA_SERVICE, SPLIT_SERVICE};
+use crate::share::{Share, WHOLE};
+
+/// The path of the greeter splitter entry.
+pub const SPLITTER_PATH: &str = "/v1/config/service-splitter/greeter";
+/// The most of a Consul answer read.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Where Consul is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `http://host:port` or `https://host:port`.
+    pub address: Url,
+    /// The ACL token, if any.
+    pub token: Option<String>,
+    /// The CA certificate file that signs Consul's certificate; without
+    /// one, the system's roots.
+    pub ca_cert: Option<PathBuf>,
+    /// The name Consul's certificate must carry, if not the address's host.
+    pub server_name: Option<String>,
+}
+
+/// A setting that cannot be used, naming its variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct SettingsError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads the settings from a key/value source (the environment, or a
+    /// map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let bad = |variable, problem: String| SettingsError { variable, problem };
+        let ssl = match lookup("CONSUL_HTTP_SSL").as_deref().map(str::trim) {
+            None | Some("") => false,
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
+            Some(other) => return Err(bad("CONSUL_HTTP_SSL", format!("{other:?} is not true or false"))),
+        };
+        let raw = lookup("CONSUL_HTTP_ADDR")
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "127.0.0.1:8500".to_owned());
+        let with_scheme = if raw.contains("://") {
+            raw.clone()
+        } else {
+            format!("{}://{raw}", if ssl { "https" } else { "http" })
+        };
+        let address: Url = with_scheme.parse().map_err(|e| {
+            bad(
+                "CONSUL_HTTP_ADDR",
+                format!("{raw:?} is not host:port or a URL ({e})"),
+            )
+        })?;
+        match address.scheme() {
+            "http" | "https" => {}
+            "unix" => {
+                return Err(bad(
+                    "CONSUL_HTTP_ADDR",
+                    format!("{raw:?}: a unix socket is not supported; give host:port"),
+                ));
+            }
+            other => {
+                return Err(bad(
+                    "CONSUL_HTTP_ADDR",
+                    format!("{raw:?}: unknown scheme {other:?}"),
+                ));
+            }
+        }
+        if address.host_str().is_none_or(str::is_empty) {
+            return Err(bad("CONSUL_HTTP_ADDR", format!("{raw:?} has no host")));
+        }
+        let token = match lookup("CONSUL_HTTP_TOKEN").filter(|t| !t.trim().is_empty()) {
+            Some(token) => Some(token.trim().to_owned()),
+            None => match lookup("CONSUL_HTTP_TOKEN_FILE").filter(|f| !f.is_empty()) {
+                Some(file) => Some(
+                    std::fs::read_to_string(&file)
+                        .map_err(|e| bad("CONSUL_HTTP_TOKEN_FILE", format!("cannot read {file}: {e}")))?
+                        .trim()
+                        .to_owned(),
+                ),
+                None => None,
+            },
+        };
+        if token
+            .as_deref()
+            .is_some_and(|t| HeaderValue::from_str(t).is_err())
+        {
+            return Err(bad("CONSUL_HTTP_TOKEN", "is not a valid header value".to_owned()));
+        }
+        Ok(Self {
+            address,
+            token,
+            ca_cert: lookup("CONSUL_CACERT")
+                .filter(|c| !c.is_empty())
+                .map(PathBuf::from),
+            server_name: lookup("CONSUL_TLS_SERVER_NAME").filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+/// Why a call to Consul failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsulError {
+    /// The CA file, or TLS itself, could not be set up.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// No answer.
+    #[error("Consul at {address} is unreachable: {cause}")]
+    Unreachable {
+        /// Consul's address.
+        address: String,
+        /// What went wrong.
+        cause: String,
+    },
+    /// No answer in time.
+    #[error("Consul at {address} did not answer within {} ms", .after.as_millis())]
+    Timeout {
+        /// Consul's address.
+        address: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// 403: no token, or one without the rights.
+    #[error(
+        "Consul refused the request with 403 ({detail}): set CONSUL_HTTP_TOKEN to a token with service:write on {SPLIT_SERVICE}"
+    )]
+    Forbidden {
+        /// Consul's own words.
+        detail: String,
+    },
+    /// Another status.
+    #[error("Consul answered {status} to {request}: {detail}")]
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// `PUT /v1/config`, say.
+        request: String,
+        /// Consul's own words.
+        detail: String,
+    },
+    /// An answer that is not what the API documents.
+    #[error("Consul's answer to {request} is not what its API documents: {detail}")]
+    BadAnswer {
+        /// The request.
+        request: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// The greeter splitter as Consul holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Splitter {
+    /// The Lambda's share.
+    pub lambda: Share,
+    /// The entry's `ModifyIndex`: the `cas` of the next write.
+    pub modify_index: u64,
+    /// The entry as read, for the fields this tool does not change.
+    pub entry: Value,
+}
+
+/// A client of one Consul agent or server.
+#[derive(Clone)]
+pub struct Consul {
+    settings: Settings,
+    tls: Option<tokio_rustls::TlsConnector>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Consul {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Consul")
+            .field("address", &self.settings.address.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consul {
+    /// A client for these settings; for https, reads the CA file (or the
+    /// system's roots) now, so a bad file stops the run before any call.
+    pub fn new(settings: Settings, timeout: Duration) -> Result<Self, ConsulError> {
+        let tls = if settings.address.scheme() == "https" {
+            Some(tls_connector(settings.ca_cert.as_ref())?)
+        } else {
+            None
+        };
+        Ok(Self {
+            settings,
+            tls,
+            timeout,
+        })
+    }
+
+    /// Consul's address, for messages.
+    pub fn address(&self) -> &str {
+        self.settings.address.as_str()
+    }
+
+    /// The greeter splitter, or `None` if there is none (all calls to the
+    /// container greeter).
+    pub async fn read_splitter(&self) -> Result<Option<Splitter>, ConsulError> {
+        let request = format!("GET {SPLITTER_PATH}");
+        let (status, body) = self.call(Method::GET, SPLITTER_PATH, None).await?;
+        match status {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            other => return Err(self.refusal(other, &request, &body)),
+        }
+        let bad = |detail: String| ConsulError::BadAnswer {
+            request: request.clone(),
+            detail,
+        };
+        let entry: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+        let modify_index = entry
+            .get("ModifyIndex")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("no ModifyIndex".to_owned()))?;
+        let lambda = lambda_share(&entry).map_err(bad)?;
+        Ok(Some(Splitter {
+            lambda,
+            modify_index,
+            entry,
+        }))
+    }
+
+    /// Writes the greeter splitter for a Lambda share, keeping the other
+    /// fields of `current` (its `Meta`, say), only if the entry's
+    /// `ModifyIndex` is still `cas` (0: only if there is none). `false`
+    /// when Consul refused because the entry changed.
+    pub async fn write_splitter(
+        &self,
+        current: Option<&Value>,
+        lambda: Share,
+        cas: u64,
+    ) -> Result<bool, ConsulError> {
+        let body = splitter_body(current, lambda);
+        let path = format!("/v1/config?cas={cas}");
+        let request = format!("PUT {path}");
+        let (status, answer) = self
+            .call(Method::PUT, &path, Some(body.to_string().into_bytes()))
+            .await?;
+        if status != StatusCode::OK {
+            return Err(self.refusal(status, &request, &answer));
+        }
+        match String::from_utf8_lossy(&answer).trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(ConsulError::BadAnswer {
+                request,
+                detail: format!("{other:?}, not true or false"),
+            }),
+        }
+    }
+
+    /// The write `write_splitter` would make, as text, for `--dry-run`.
+    pub fn describe_write(&self, current: Option<&Value>, lambda: Share, cas: &str) -> String {
+        format!(
+            "PUT {}v1/config?cas={cas} {}",
+            self.settings.address,
+            splitter_body(current, lambda)
+        )
+    }
+
+    fn refusal(&self, status: StatusCode, request: &str, body: &[u8]) -> ConsulError {
+        let detail = String::from_utf8_lossy(body)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if status == StatusCode::FORBIDDEN {
+            ConsulError::Forbidden { detail }
+        } else {
+            ConsulError::Status {
+                status,
+                request: request.to_owned(),
+                detail,
+            }
+        }
+    }
+
+    /// One request on a connection of its own: a migration makes a few.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ConsulError> {
+        let address = self.settings.address.to_string();
+        match tokio::time::timeout(self.timeout, self.call_untimed(method, path, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(ConsulError::Timeout {
+                address,
+                after: self.timeout,
+            }),
+        }
+    }
+
+    async fn call_untimed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ConsulError> {
+        let address = &self.settings.address;
+        let unreachable = |cause: String| ConsulError::Unreachable {
+            address: address.to_string(),
+            cause,
+        };
+        let host = address.host_str().unwrap_or_default();
+        let port = address.port_or_known_default().unwrap_or(8500);
+        // Url keeps the brackets of an IPv6 host; a socket address does not.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = TcpStream::connect((bare, port))
+            .await
+            .map_err(|e| unreachable(io_cause(&e)))?;
+        let _ = tcp.set_nodelay(true);
+
+        let base = address.path().trim_end_matches('/');
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"))
+            .header(HOST, format!("{host}:{port}"));
+        if let Some(token) = &self.settings.token {
+            request = request.header("X-Consul-Token", token);
+        }
+        if body.is_some() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| unreachable(e.to_string()))?;
+
+        match &self.tls {
+            None => send(tcp, request).await.map_err(unreachable),
+            Some(tls) => {
+                let name = self.settings.server_name.as_deref().unwrap_or(bare).to_owned();
+                let name = ServerName::try_from(name).map_err(|e| ConsulError::Tls(e.to_string()))?;
+                let stream = tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| ConsulError::Tls(format!("handshake with {address}: {}", io_cause(&e))))?;
+                send(stream, request).await.map_err(unreachable)
+            }
+        }
+    }
+}
+
+async fn send<S>(io: S, request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), String>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
+    let connection = tokio::spawn(connection);
+    let result = async {
+        let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
+    }
+    .await;
+    connection.abort();
+    result
+}
+
+fn io_cause(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(_) => e.kind().to_string(),
+        None => e.to_string(),
+    }
+}
+
+fn tls_connector(ca_cert: Option<&PathBuf>) -> Result<tokio_rustls::TlsConnector, ConsulError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_cert {
+        Some(file) => {
+            let bad = |e: String| ConsulError::Tls(format!("CONSUL_CACERT {}: {e}", file.display()));
+            for cert in CertificateDer::pem_file_iter(file).map_err(|e| bad(e.to_string()))? {
+                roots
+                    .add(cert.map_err(|e| bad(e.to_string()))?)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("no certificate in it".to_owned()));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(ConsulError::Tls(
+                    "no CA certificates on this system: set CONSUL_CACERT to the file of the CA that signed Consul's"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConsulError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// The body of `PUT /v1/config` for a Lambda share: `Kind`, `Name`,
+/// `Splits` (the container greeter first, as `split splitter` prints), and
+/// whatever else `current` holds (`Meta`, a namespace) except the indexes
+/// Consul keeps itself.
+pub fn splitter_body(current: Option<&Value>, lambda: Share) -> Value {
+    let mut body = match current {
+        Some(Value::Object(entry)) => entry.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for own in ["CreateIndex", "ModifyIndex", "Hash"] {
+        body.remove(own);
+    }
+    body.insert("Kind".to_owned(), json!("service-splitter"));
+    body.insert("Name".to_owned(), json!(SPLIT_SERVICE));
+    body.insert(
+        "Splits".to_owned(),
+        json!([
+            { "Weight": weight(lambda.rest()), "Service": SPLIT_SERVICE },
+            { "Weight": weight(lambda), "Service": LAMBDA_SERVICE },
+        ]),
+    );
+    Value::Object(body)
+}
+
+/// A share as Consul's float weight: 25, 12.5, 33.33.
+fn weight(share: Share) -> Value {
+    let hundredths = share.hundredths();
+    if hundredths % 100 == 0 {
+        json!(hundredths / 100)
+    } else {
+        json!(f64::from(hundredths) / 100.0)
+    }
+}
+
+/// The Lambda's share in a splitter entry, if it splits greeter between
+/// the container and the Lambda only.
+pub fn lambda_share(entry: &Value) -> Result<Share, String> {
+    let splits = entry.get("Splits").and_then(Value::as_array).ok_or("no Splits")?;
+    let (mut lambda, mut total) = (0u32, 0u32);
+    for split in splits {
+        let weight = split.get("Weight").and_then(Value::as_f64).unwrap_or(0.0);
+        // Consul scales weights the same way: to hundredths, rounded.
+        let hundredths = (weight * 100.0).round();
+        if !(0.0..=f64::from(WHOLE)).contains(&hundredths) {
+            return Err(format!("a split weighs {weight}"));
+        }
+        let hundredths = hundredths as u32;
+        let service = split.get("Service").and_then(Value::as_str).unwrap_or("");
+        let subset = split.get("ServiceSubset").and_then(Value::as_str).unwrap_or("");
+        match service {
+            _ if !subset.is_empty() && hundredths > 0 => {
+                return Err(format!(
+                    "a split goes to the subset {subset:?}; split migrate moves whole services only"
+                ));
+            }
+            "" | SPLIT_SERVICE => {}
+            LAMBDA_SERVICE => lambda += hundredths,
+            other if hundredths > 0 => {
+                return Err(format!(
+                    "a split goes to {other:?}; split migrate moves calls between {SPLIT_SERVICE} and {LAMBDA_SERVICE} only"
+                ));
+            }
+            _ => {}
+        }
+        total += hundredths;
+    }
+    if total != WHOLE {
+        return Err(format!(
+            "the weights sum to {}, not 100",
+            f64::from(total) / 100.0
+        ));
+    }
+    Share::from_hundredths(lambda).ok_or_else(|| "the Lambda's weight is over 100".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_address_is_read_as_the_consul_cli_reads_it() {
+        assert_eq!(settings(&[]).unwrap().address.as_str(), "http://127.0.0.1:8500/");
+        assert_eq!(
+            settings(&[
+                ("CONSUL_HTTP_ADDR", "consul.internal:8501"),
+                ("CONSUL_HTTP_SSL", "true")
+            ])
+            .unwrap()
+            .address
+            .as_str(),
+            "https://consul.internal:8501/"
+        );
+        assert_eq!(
+            settings(&[("CONSUL_HTTP_ADDR", "https://10.0.0.5:8501")])
+                .unwrap()
+                .address
+                .as_str(),
+            "https://10.0.0.5:8501/"
+        );
+        let s = settings(&[("CONSUL_HTTP_TOKEN", " abc "), ("CONSUL_CACERT", "/ca.pem")]).unwrap();
+        assert_eq!(s.token.as_deref(), Some("abc"));
+        assert_eq!(s.ca_cert, Some(PathBuf::from("/ca.pem")));
+    }
+
+    #[test]
+    fn a_bad_setting_names_its_variable() {
+        for (pairs, variable) in [
+            (
+                &[("CONSUL_HTTP_ADDR", "unix:///var/run/consul.sock")][..],
+                "CONSUL_HTTP_ADDR",
+            ),
+            (&[("CONSUL_HTTP_ADDR", "ftp://consul:21")][..], "CONSUL_HTTP_ADDR"),
+            (&[("CONSUL_HTTP_ADDR", "http://:8500")][..], "CONSUL_HTTP_ADDR"),
+            (&[("CONSUL_HTTP_SSL", "maybe")][..], "CONSUL_HTTP_SSL"),
+            (
+                &[("CONSUL_HTTP_TOKEN_FILE", "/nonexistent/token")][..],
+                "CONSUL_HTTP_TOKEN_FILE",
+            ),
+            (&[("CONSUL_HTTP_TOKEN", "a\nb")][..], "CONSUL_HTTP_TOKEN"),
+        ] {
+            let err = settings(pairs).unwrap_err();
+            assert_eq!(err.variable, variable, "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_body_holds_both_splits_and_keeps_other_fields() {
+        let current = json!({
+            "Kind": "service-splitter", "Name": "greeter", "Meta": { "owner": "team" },
+            "Splits": [{ "Weight": 100, "Service": "greeter" }],
+            "CreateIndex": 10, "ModifyIndex": 12
+        });
+        let body = splitter_body(Some(&current), "12.5".parse().unwrap());
+        assert_eq!(
+            body,
+            json!({
+                "Kind": "service-splitter", "Name": "greeter", "Meta": { "owner": "team" },
+                "Splits": [
+                    { "Weight": 87.5, "Service": "greeter" },
+                    { "Weight": 12.5, "Service": "greeter-lambda" }
+                ]
+            })
+        );
+        assert_eq!(lambda_share(&body), Ok("12.5".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_share_is_read_from_consuls_float_weights() {
+        let entry = |splits: Value| json!({ "Splits": splits });
+        assert_eq!(
+            lambda_share(&entry(
+                json!([{ "Weight": 66.67, "Service": "greeter" }, { "Weight": 33.33, "Service": "greeter-lambda" }])
+            )),
+            Ok("33.33".parse().unwrap())
+        );
+        // A split without Service goes to the splitter's own service.
+        assert_eq!(lambda_share(&entry(json!([{ "Weight": 100 }]))), Ok(Share::ZERO));
+        let err = lambda_share(&entry(
+            json!([{ "Weight": 50, "Service": "greeter" }, { "Weight": 50, "Service": "greeter-v2" }]),
+        ))
+        .unwrap_err();
+        assert!(err.contains("\"greeter-v2\""), "{err}");
+        assert!(lambda_share(&entry(json!([{ "Weight": 60, "Service": "greeter" }]))).is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! A stand-in for Consul's HTTP API, as `split migrate` uses it and as
+//! Consul documents it (`website/content/api-docs/config.mdx`,
+//! `agent/config_endpoint.go`): `GET /v1/config/service-splitter/greeter`
+//! (404 when there is none), `PUT /v1/config?cas=<ModifyIndex>` answering
+//! `true` or `false` (cas 0: only if there is none), the token in
+//! `X-Consul-Token` (403 without a valid one), and the splitter validated
+//! as Consul validates it (weights summing to 100 at 0.01, no destination
+//! twice). Every request is logged and checked; anything else the double
+//! sees is a problem the test reports. Served over http, or https with the
+//! certificate in `tests/fixtures`.
+//!
+//! Next to it, a fake ingress that answers as the split the double holds
+//! says: `From ingress: From lambda: ...` for the Lambda's exact share of
+//! requests, the container greeter's answer for the rest.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, put};
+use serde_json::{Value, json};
+
+/// The token the double accepts.
+pub const TOKEN: &str = "8f2b6c1e-5d8a-4f5e-9b47-3c1d2e7a9f60";
+
+/// One request the double got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    /// `GET /v1/config/service-splitter/greeter`, `PUT /v1/config?cas=7`.
+    pub request: String,
+    /// The status answered.
+    pub status: u16,
+    /// The body sent, for a PUT.
+    pub body: Option<Value>,
+}
+
+/// What the double holds.
+#[derive(Debug, Default)]
+pub struct Consul {
+    /// The greeter splitter, with its indexes.
+    pub entry: Option<Value>,
+    /// Consul's raft index: each write takes the next one.
+    pub index: u64,
+    /// Every request, in order.
+    pub log: Vec<Logged>,
+    /// Requests that break the documented API.
+    pub problems: Vec<String>,
+}
+
+pub type Shared = Arc<Mutex<Consul>>;
+
+impl Consul {
+    /// A double holding the splitter at `lambda` percent, or none.
+    pub fn holding(lambda: Option<f64>) -> Shared {
+        let mut consul = Self {
+            index: 40,
+            ..Self::default()
+        };
+        if let Some(lambda) = lambda {
+            consul.store(splitter(lambda, &json!({ "owner": "platform" })));
+        }
+        Arc::new(Mutex::new(consul))
+    }
+
+    /// Stores an entry as a write does: the next index.
+    pub fn store(&mut self, mut entry: Value) {
+        self.index += 1;
+        let create = entry.get("CreateIndex").and_then(Value::as_u64);
+        let object = entry.as_object_mut().unwrap();
+        let previous_create = self
+            .entry
+            .as_ref()
+            .and_then(|e| e.get("CreateIndex"))
+            .and_then(Value::as_u64);
+        object.insert(
+            "CreateIndex".into(),
+            json!(previous_create.or(create).unwrap_or(self.index)),
+        );
+        object.insert("ModifyIndex".into(), json!(self.index));
+        self.entry = Some(entry);
+    }
+
+    /// The Lambda's weight the double holds, 0 with no splitter.
+    pub fn lambda(&self) -> f64 {
+        self.entry.as_ref().map_or(0.0, |e| {
+            e["Splits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Service"] == "greeter-lambda")
+                .map(|s| s["Weight"].as_f64().unwrap())
+                .sum()
+        })
+    }
+
+    /// The bodies of every PUT that Consul took.
+    pub fn writes(&self) -> Vec<(String, Value)> {
+        self.log
+            .iter()
+            .filter(|l| l.request.starts_with("PUT") && l.status == 200)
+            .map(|l| (l.request.clone(), l.body.clone().unwrap()))
+            .collect()
+    }
+}
+
+/// A splitter entry as Consul returns it, without indexes.
+pub fn splitter(lambda: f64, meta: &Value) -> Value {
+    json!({
+        "Kind": "service-splitter",
+        "Name": "greeter",
+        "Splits": [
+            { "Weight": 100.0 - lambda, "Service": "greeter" },
+            { "Weight": lambda, "Service": "greeter-lambda" }
+        ],
+        "Meta": meta
+    })
+}
+
+fn authorised(consul: &mut Consul, request: &str, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
+    match headers.get("x-consul-token").map(|t| t.to_str().unwrap_or("")) {
+        Some(TOKEN) => Ok(()),
+        // Consul's words for an unknown token, and for the anonymous one.
+        Some(_) => Err((StatusCode::FORBIDDEN, "ACL not found".into())),
+        None => {
+            consul.problems.push(format!("{request} without X-Consul-Token"));
+            Err((
+                StatusCode::FORBIDDEN,
+                "Permission denied: anonymous token lacks permission 'service:write' on \"greeter\"".into(),
+            ))
+        }
+    }
+}
+
+async fn read(State(shared): State<Shared>, headers: HeaderMap) -> (StatusCode, String) {
+    let mut consul = shared.lock().unwrap();
+    let request = "GET /v1/config/service-splitter/greeter".to_owned();
+    let answer = match authorised(&mut consul, &request, &headers) {
+        Err(refused) => refused,
+        Ok(()) => match &consul.entry {
+            Some(entry) => (StatusCode::OK, entry.to_string()),
+            None => (
+                StatusCode::NOT_FOUND,
+                "Config entry not found for \"service-splitter\" / \"greeter\"".into(),
+            ),
+        },
+    };
+    consul.log.push(Logged {
+        request,
+        status: answer.0.as_u16(),
+        body: None,
+    });
+    answer
+}
+
+async fn write(
+    State(shared): State<Shared>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let mut consul = shared.lock().unwrap();
+    let query_text: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let request = format!("PUT /v1/config?{}", query_text.join("&"));
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let answer = (|| {
+        authorised(&mut consul, &request, &headers)?;
+        let bad = |why: String| (StatusCode::BAD_REQUEST, format!("Request decoding failed: {why}"));
+        let Some(entry) = parsed.clone() else {
+            return Err(bad("the body is not JSON".into()));
+        };
+        validate(&entry).map_err(bad)?;
+        let cas = match query.as_slice() {
+            [(key, value)] if key == "cas" => value.parse::<u64>().map_err(|e| bad(e.to_string()))?,
+            _ => {
+                return Err(bad(format!("expected only ?cas=<ModifyIndex>, got {query:?}")));
+            }
+        };
+        let current = consul.entry.as_ref().map(|e| e["ModifyIndex"].as_u64().unwrap());
+        // Consul's check-and-set: 0 creates only; otherwise the index must match.
+        let applies = match (cas, current) {
+            (0, None) => true,
+            (0, Some(_)) | (_, None) => false,
+            (cas, Some(index)) => cas == index,
+        };
+        if applies {
+            consul.store(entry);
+        }
+        Ok((StatusCode::OK, applies.to_string()))
+    })()
+    .unwrap_or_else(|refused| refused);
+    consul.log.push(Logged {
+        request,
+        status: answer.0.as_u16(),
+        body: parsed,
+    });
+    answer
+}
+
+/// What Consul's decoding and `ServiceSplitterConfigEntry.Validate` refuse.
+fn validate(entry: &Value) -> Result<(), String> {
+    let object = entry.as_object().ok_or("not an object")?;
+    for key in object.keys() {
+        if !["Kind", "Name", "Splits", "Meta", "Namespace", "Partition"].contains(&key.as_str()) {
+            return Err(format!("invalid config key {key:?}"));
+        }
+    }
+    if entry["Kind"] != "service-splitter" || entry["Name"] != "greeter" {
+        return Err(format!("not the greeter service-splitter: {entry}"));
+    }
+    let splits = entry["Splits"].as_array().ok_or("no splits configured")?;
+    let mut seen = Vec::new();
+    let mut sum = 0i64;
+    for split in splits {
+        let weight = split["Weight"]
+            .as_f64()
+            .ok_or("a split without a numeric Weight")?;
+        let service = split["Service"].as_str().unwrap_or("greeter");
+        if seen.contains(&service) {
+            return Err(format!(
+                "split destination occurs more than once: service={service:?}"
+            ));
+        }
+        seen.push(service);
+        sum += (weight * 100.0).round() as i64;
+    }
+    if sum != 10_000 {
+        return Err(format!(
+            "the sum of all split weights must be 100, not {}",
+            sum as f64 / 100.0
+        ));
+    }
+    Ok(())
+}
+
+/// The double's router.
+pub fn app(shared: Shared) -> Router {
+    Router::new()
+        .route("/v1/config/service-splitter/greeter", get(read))
+        .route("/v1/config", put(write))
+        .fallback(
+            |State(shared): State<Shared>, request: axum::extract::Request| async move {
+                let line = format!("{} {}", request.method(), request.uri());
+                shared
+                    .lock()
+                    .unwrap()
+                    .problems
+                    .push(format!("unexpected request {line}"));
+                (StatusCode::NOT_FOUND, "no such endpoint")
+            },
+        )
+        .with_state(shared)
+}
+
+/// Serves the double over http on a free loopback port: `127.0.0.1:port`.
+pub async fn serve(shared: Shared) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app(shared)).await.unwrap() });
+    addr.to_string()
+}
+
+/// Serves the double over https, with the test certificate for
+/// `localhost`, `127.0.0.1` and `server.dc1.consul`.
+pub async fn serve_tls(shared: Shared) -> String {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let certs = vec![CertificateDer::from_pem_file(fixtures.join("consul-cert.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(fixtures.join("consul-key.pem")).unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = app(shared);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                    .await;
+            });
+        }
+    });
+    addr.to_string()
+}
+
+/// What the fake ingress does besides answering.
+#[derive(Debug, Default)]
+pub struct Ingress {
+    /// Requests answered.
+    pub served: u64,
+    /// Lambda answers so far.
+    pub lambda: u64,
+    /// Every `n`-th Lambda answer is a function error instead...
+    pub fail_every_lambda: Option<u64>,
+    /// ...while the Lambda's share is at least this.
+    pub fail_at_or_above: f64,
+    /// After this many requests, someone else writes the splitter.
+    pub concurrent_write_after: Option<u64>,
+}
+
+/// Serves the fake ingress; its answers follow the double's split.
+pub async fn serve_ingress(consul: Shared, ingress: Arc<Mutex<Ingress>>) -> String {
+    let app = Router::new().route(
+        "/",
+        get(move || {
+            let (consul, ingress) = (consul.clone(), ingress.clone());
+            async move {
+                let mut consul = consul.lock().unwrap();
+                let mut ingress = ingress.lock().unwrap();
+                let n = ingress.served;
+                ingress.served += 1;
+                if ingress.concurrent_write_after == Some(n) {
+                    // Someone else moves the split meanwhile.
+                    consul.store(splitter(30.0, &json!({ "owner": "someone else" })));
+                }
+                // Exactly the Lambda's share of requests, spread evenly.
+                let h = (consul.lambda() * 100.0).round() as u64;
+                let to_lambda = (n + 1) * h / 10_000 > n * h / 10_000;
+                if !to_lambda {
+                    return (
+                        StatusCode::OK,
+                        "From ingress: From c0ffee: Hi (a) Mary (b)".to_owned(),
+                    );
+                }
+                ingress.lambda += 1;
+                let failing = consul.lambda() >= ingress.fail_at_or_above;
+                if failing && ingress.fail_every_lambda.is_some_and(|k| ingress.lambda % k == 0) {
+                    return (
+                        StatusCode::BAD_GATEWAY,
+                        "greeter upstream failed: UpstreamError: name upstream unreachable".to_owned(),
+                    );
+                }
+                (
+                    StatusCode::OK,
+                    "From ingress: From lambda: Hi (a) Mary (b)".to_owned(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/")
+}
