@@ -10,14 +10,16 @@
 //! span bookkeeping, the per-thread buffer, one `write` per line.
 
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{ConfigError, Env, LogFormat};
@@ -36,6 +38,7 @@ pub fn filter(env: &Env) -> Result<EnvFilter, ConfigError> {
 pub fn init(format: LogFormat, filter: EnvFilter) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(Stdout)
         .with_ansi(format == LogFormat::Text && std::io::stdout().is_terminal())
         .event_format(Line { format });
     // Err only when a subscriber is already set, which is fine to keep.
@@ -44,6 +47,81 @@ pub fn init(format: LogFormat, filter: EnvFilter) {
         // Span fields kept as JSON, as `fmt`'s JSON format keeps them.
         LogFormat::Json => builder.fmt_fields(JsonFields::new()).try_init(),
     };
+}
+
+/// Lines are written at once (one `write` each) until this is called;
+/// after, info and debug lines gather and are written when [`flush`] runs or
+/// 32 KiB are waiting, warnings and errors at once. Only for a process whose
+/// runtime calls [`flush`] before it waits (`on_thread_park`), as
+/// [`server::launch`](crate::server::launch) does, and again before exit: a
+/// line then waits at most until its thread has nothing else to do, and a
+/// busy service makes one `write` per few hundred lines instead of one each.
+pub fn write_when_idle() {
+    GATHER.store(true, Ordering::Relaxed);
+}
+
+/// Writes the lines gathered so far (see [`write_when_idle`]).
+pub fn flush() {
+    let mut gathered = GATHERED.lock().unwrap_or_else(PoisonError::into_inner);
+    write_out(&mut gathered);
+}
+
+static GATHER: AtomicBool = AtomicBool::new(false);
+static GATHERED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const GATHER_BYTES: usize = 32 * 1024;
+
+fn write_out(gathered: &mut Vec<u8>) {
+    if !gathered.is_empty() {
+        // A failed write of a log line has nowhere to be reported.
+        let _ = std::io::stdout().lock().write_all(gathered);
+        gathered.clear();
+    }
+}
+
+/// Stdout, for `fmt`: each line at once, or gathered (see [`write_when_idle`]).
+#[derive(Debug, Clone, Copy)]
+struct Stdout;
+
+/// One line's writer; `urgent` for warnings and errors.
+struct LineWriter {
+    urgent: bool,
+}
+
+impl<'a> MakeWriter<'a> for Stdout {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> LineWriter {
+        LineWriter { urgent: true }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> LineWriter {
+        LineWriter {
+            urgent: *meta.level() <= Level::WARN,
+        }
+    }
+}
+
+impl std::io::Write for LineWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.write_all(line)?;
+        Ok(line.len())
+    }
+
+    fn write_all(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if !GATHER.load(Ordering::Relaxed) {
+            return std::io::stdout().write_all(line);
+        }
+        let mut gathered = GATHERED.lock().unwrap_or_else(PoisonError::into_inner);
+        gathered.extend_from_slice(line);
+        if self.urgent || gathered.len() >= GATHER_BYTES {
+            write_out(&mut gathered);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Formats one event as one line, byte for byte as `fmt` would with this
@@ -512,8 +590,6 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
-
-    use tracing_subscriber::fmt::MakeWriter;
 
     /// Collects what a subscriber writes.
     #[derive(Clone, Default)]
