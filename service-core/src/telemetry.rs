@@ -276,6 +276,7 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 /// `text` in `style` when `ansi`, else plain.
+#[inline]
 fn paint(writer: &mut String, ansi: bool, style: &str, text: &str) -> fmt::Result {
     if ansi {
         writer.write_str(style)?;
@@ -306,8 +307,20 @@ const TIMESTAMP_LEN: usize = 27;
 /// `now` as `fmt`'s timestamp, written into `out`. A clock before 1970
 /// reads as the epoch; years past 9999 are not expected.
 fn timestamp(now: SystemTime, out: &mut [u8; TIMESTAMP_LEN]) -> &str {
+    thread_local! {
+        /// The last second formatted, `YYYY-MM-DDTHH:MM:SS.`: most lines
+        /// share it with the line before.
+        static SECOND: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+    }
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
+    let (last, prefix) = SECOND.get();
+    if last == secs {
+        out[..20].copy_from_slice(&prefix);
+        digits(&mut out[20..26], since.subsec_micros());
+        out[26] = b'Z';
+        return std::str::from_utf8(out).unwrap_or("");
+    }
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let of_day = secs % 86_400;
     let micros = since.subsec_micros();
@@ -326,6 +339,9 @@ fn timestamp(now: SystemTime, out: &mut [u8; TIMESTAMP_LEN]) -> &str {
     out[19] = b'.';
     digits(&mut out[20..26], micros);
     out[26] = b'Z';
+    let mut prefix = [0; 20];
+    prefix.copy_from_slice(&out[..20]);
+    SECOND.set((secs, prefix));
     // Every byte written above is an ASCII digit or separator.
     std::str::from_utf8(out).unwrap_or("")
 }
@@ -371,14 +387,17 @@ impl TextFields<'_> {
             return false;
         }
         if !std::mem::replace(&mut self.first, false) {
-            self.result = self.writer.write_char(' ');
+            self.writer.push(' ');
         }
         if name != "message" {
             let name = name.strip_prefix("r#").unwrap_or(name);
-            self.result = self
-                .result
-                .and_then(|()| paint(self.writer, self.ansi, ITALIC, name))
-                .and_then(|()| paint(self.writer, self.ansi, DIMMED, "="));
+            if self.ansi {
+                self.result = paint(self.writer, true, ITALIC, name)
+                    .and_then(|()| paint(self.writer, true, DIMMED, "="));
+            } else {
+                self.writer.push_str(name);
+                self.writer.push('=');
+            }
         }
         true
     }
@@ -717,6 +736,11 @@ mod tests {
         assert_eq!(
             timestamp(at(951_782_400 + 86_399, 999_999), &mut out),
             "2000-02-29T23:59:59.999999Z"
+        );
+        // The same second again, from the cached prefix.
+        assert_eq!(
+            timestamp(at(951_782_400 + 86_399, 7), &mut out),
+            "2000-02-29T23:59:59.000007Z"
         );
     }
 }
