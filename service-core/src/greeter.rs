@@ -10,7 +10,7 @@ use axum::routing::get;
 
 use crate::config::{ConfigError, Env};
 use crate::router;
-use crate::upstream::{Client, Upstream, UpstreamError, forwarded_headers};
+use crate::upstream::{Client, Forwarded, Upstream, UpstreamError};
 
 /// The greeter's upstreams and the client that reaches them.
 #[derive(Debug, Clone)]
@@ -62,9 +62,9 @@ pub fn app(greeter: Greeter, from: &str) -> Router {
     router::service(get(greet), state)
 }
 
-async fn greet(State(state): State<AppState>, headers: HeaderMap) -> Result<String, UpstreamError> {
-    state
-        .greeter
-        .greet(&state.from, forwarded_headers(&headers))
-        .await
+async fn greet(
+    State(state): State<AppState>,
+    Forwarded(headers): Forwarded,
+) -> Result<String, UpstreamError> {
+    state.greeter.greet(&state.from, headers).await
 }

@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::routing::get;
 use serde_json::Value;
 
 use crate::config::{ConfigError, Env};
 use crate::router;
-use crate::upstream::{Client, Upstream, UpstreamError, forwarded_headers};
+use crate::upstream::{Client, Forwarded, Upstream, UpstreamError};
 
 #[derive(Debug, Clone)]
 struct Ingress {
@@ -34,11 +33,11 @@ pub fn app_from_env(env: &Env, client: Client, hostname: &str) -> Result<Router,
     Ok(router::service(get(greet), state))
 }
 
-async fn greet(State(ingress): State<Ingress>, headers: HeaderMap) -> Result<String, UpstreamError> {
-    let body = ingress
-        .client
-        .get_text(&ingress.greeter, forwarded_headers(&headers))
-        .await?;
+async fn greet(
+    State(ingress): State<Ingress>,
+    Forwarded(headers): Forwarded,
+) -> Result<String, UpstreamError> {
+    let body = ingress.client.get_text(&ingress.greeter, headers).await?;
     let greeting = unquote(&body).map_err(|detail| UpstreamError::Failed {
         upstream: "greeter",
         detail,

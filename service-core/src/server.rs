@@ -104,7 +104,8 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
         Err(e) => return config_exit(service, &e),
     };
     telemetry::init(config.log_format, filter);
-    runtime.block_on(async {
+    telemetry::write_when_idle();
+    let code = runtime.block_on(async {
         let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port));
         let listener = match TcpListener::bind(addr).await {
             Ok(listener) => listener,
@@ -119,7 +120,9 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
             }
             Err(e) => fail(service, &format!("server failed: {e}")),
         }
-    })
+    });
+    telemetry::flush();
+    code
 }
 
 /// One thread by default: on two cores shared by four services and a load
@@ -134,7 +137,8 @@ fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
             builder
         }
     };
-    builder.enable_all().build()
+    // Log lines gathered while busy are written before the thread waits.
+    builder.enable_all().on_thread_park(telemetry::flush).build()
 }
 
 #[allow(clippy::print_stderr)] // Before logging starts, stderr is the only voice.

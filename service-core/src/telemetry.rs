@@ -1,9 +1,26 @@
 //! Logging through `tracing`: human-readable or JSON lines on stdout,
 //! filtered by `RUST_LOG` (default `info`).
+//!
+//! The lines are those of `tracing-subscriber`'s `fmt` (its `Full` text
+//! format without targets, or its flattened JSON with the current span),
+//! written by [`Line`], a formatter of our own: `fmt`'s formatters go
+//! through `core::fmt` and ANSI styling for every piece of every line, which
+//! cost about 9,000 instructions per request, nearly half of a service's
+//! whole work (see `scripts/bench-callgrind`). `fmt` still does the rest:
+//! span bookkeeping, the per-thread buffer, one `write` per line.
 
-use std::io::IsTerminal;
+use std::fmt::{self, Write as _};
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{ConfigError, Env, LogFormat};
 
@@ -21,16 +38,709 @@ pub fn filter(env: &Env) -> Result<EnvFilter, ConfigError> {
 pub fn init(format: LogFormat, filter: EnvFilter) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_writer(Stdout)
+        .with_ansi(format == LogFormat::Text && std::io::stdout().is_terminal())
+        .event_format(Line { format });
     // Err only when a subscriber is already set, which is fine to keep.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+        // Span fields kept as JSON, as `fmt`'s JSON format keeps them.
+        LogFormat::Json => builder.fmt_fields(JsonFields::new()).try_init(),
+    };
+}
+
+/// Lines are written at once (one `write` each) until this is called;
+/// after, info and debug lines gather and are written when [`flush`] runs or
+/// 32 KiB are waiting, warnings and errors at once. Only for a process whose
+/// runtime calls [`flush`] before it waits (`on_thread_park`), as
+/// [`server::launch`](crate::server::launch) does, and again before exit: a
+/// line then waits at most until its thread has nothing else to do, and a
+/// busy service makes one `write` per few hundred lines instead of one each.
+pub fn write_when_idle() {
+    GATHER.store(true, Ordering::Relaxed);
+}
+
+/// Writes the lines gathered so far (see [`write_when_idle`]).
+pub fn flush() {
+    let mut gathered = GATHERED.lock().unwrap_or_else(PoisonError::into_inner);
+    write_out(&mut gathered);
+}
+
+static GATHER: AtomicBool = AtomicBool::new(false);
+static GATHERED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const GATHER_BYTES: usize = 32 * 1024;
+
+fn write_out(gathered: &mut Vec<u8>) {
+    if !gathered.is_empty() {
+        // A failed write of a log line has nowhere to be reported.
+        let _ = std::io::stdout().lock().write_all(gathered);
+        gathered.clear();
+    }
+}
+
+/// Stdout, for `fmt`: each line at once, or gathered (see [`write_when_idle`]).
+#[derive(Debug, Clone, Copy)]
+struct Stdout;
+
+/// One line's writer; `urgent` for warnings and errors.
+struct LineWriter {
+    urgent: bool,
+}
+
+impl<'a> MakeWriter<'a> for Stdout {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> LineWriter {
+        LineWriter { urgent: true }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> LineWriter {
+        LineWriter {
+            urgent: *meta.level() <= Level::WARN,
+        }
+    }
+}
+
+impl std::io::Write for LineWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.write_all(line)?;
+        Ok(line.len())
+    }
+
+    fn write_all(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if !GATHER.load(Ordering::Relaxed) {
+            return std::io::stdout().write_all(line);
+        }
+        let mut gathered = GATHERED.lock().unwrap_or_else(PoisonError::into_inner);
+        gathered.extend_from_slice(line);
+        if self.urgent || gathered.len() >= GATHER_BYTES {
+            write_out(&mut gathered);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Formats one event as one line, byte for byte as `fmt` would with this
+/// crate's settings:
+///
+/// ```text
+/// 2026-11-27T21:55:52.123456Z  INFO served method=GET path="/" status=200 latency_us=12 request_id="..."
+/// {"timestamp":"2026-11-27T21:55:52.123456Z","level":"INFO","message":"served","method":"GET","path":"/",...}
+/// ```
+///
+/// Text: the timestamp, the level, the spans from the root as
+/// `name{fields}:`, then the fields, the message first and unquoted, strings
+/// quoted (`Debug`), `%`-values as `Display`. JSON: one object with
+/// `timestamp`, `level`, the fields flattened, and the current span's fields
+/// and `name` under `span`.
+#[derive(Debug, Clone, Copy)]
+pub struct Line {
+    format: LogFormat,
+}
+
+impl<S, N> FormatEvent<S, N> for Line
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut out: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let ansi = out.has_ansi_escapes();
+        let sanitize = out.sanitizes_ansi_escapes();
+        LINE.with(|line| {
+            // A value whose `Debug` logs finds the buffer taken: a fresh one.
+            let (mut reused, mut fresh);
+            let writer = match line.try_borrow_mut() {
+                Ok(line) => {
+                    reused = line;
+                    reused.clear();
+                    &mut *reused
+                }
+                Err(_) => {
+                    fresh = String::new();
+                    &mut fresh
+                }
+            };
+            self.format(ctx, writer, event, ansi, sanitize)?;
+            out.write_str(writer)
+        })
+    }
+}
+
+impl Line {
+    fn format<S, N>(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        writer: &mut String,
+        event: &Event<'_>,
+        ansi: bool,
+        sanitize: bool,
+    ) -> fmt::Result
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        let level = *event.metadata().level();
+        let mut stamp = [0; TIMESTAMP_LEN];
+        let stamp = timestamp(SystemTime::now(), &mut stamp);
+        match self.format {
+            LogFormat::Text => {
+                text_head(writer, stamp, level, ansi)?;
+                if let Some(scope) = ctx.event_scope() {
+                    let mut seen = false;
+                    for span in scope.from_root() {
+                        paint(writer, ansi, BOLD, span.metadata().name())?;
+                        let extensions = span.extensions();
+                        let fields = extensions.get::<FormattedFields<N>>().map_or("", |f| f.as_str());
+                        if !fields.is_empty() {
+                            paint(writer, ansi, BOLD, "{")?;
+                            writer.write_str(fields)?;
+                            paint(writer, ansi, BOLD, "}")?;
+                        }
+                        paint(writer, ansi, DIMMED, ":")?;
+                        seen = true;
+                    }
+                    if seen {
+                        writer.write_char(' ')?;
+                    }
+                }
+                let mut fields = TextFields {
+                    writer,
+                    ansi,
+                    sanitize,
+                    first: true,
+                    result: Ok(()),
+                };
+                event.record(&mut fields);
+                fields.result?;
+            }
+            LogFormat::Json => {
+                writer.write_str("{\"timestamp\":\"")?;
+                writer.write_str(stamp)?;
+                writer.write_str("\",\"level\":\"")?;
+                writer.write_str(level.as_str())?;
+                writer.write_char('"')?;
+                let mut fields = JsonFieldsOf {
+                    writer,
+                    result: Ok(()),
+                };
+                event.record(&mut fields);
+                fields.result?;
+                let span = event
+                    .parent()
+                    .and_then(|id| ctx.span(id))
+                    .or_else(|| ctx.lookup_current());
+                if let Some(span) = span {
+                    // The span's fields are a JSON object already (JsonFields):
+                    // its name goes in as the last key.
+                    writer.write_str(",\"span\":")?;
+                    let extensions = span.extensions();
+                    let object = extensions
+                        .get::<FormattedFields<N>>()
+                        .map(|fields| fields.fields.trim())
+                        .filter(|fields| fields.starts_with('{') && fields.ends_with('}'))
+                        .map_or("", |fields| fields[1..fields.len() - 1].trim());
+                    writer.write_char('{')?;
+                    if !object.is_empty() {
+                        writer.write_str(object)?;
+                        writer.write_char(',')?;
+                    }
+                    writer.write_str("\"name\":")?;
+                    json_str(writer, span.metadata().name())?;
+                    writer.write_char('}')?;
+                }
+                writer.write_char('}')?;
+            }
+        }
+        writer.write_char('\n')
+    }
+}
+
+thread_local! {
+    /// The line being formatted: built with plain `String` pushes, then
+    /// handed to `fmt`'s writer in one piece.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+const DIMMED: &str = "\x1b[2m";
+const ITALIC: &str = "\x1b[3m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// `text` in `style` when `ansi`, else plain.
+#[inline]
+fn paint(writer: &mut String, ansi: bool, style: &str, text: &str) -> fmt::Result {
+    if ansi {
+        writer.write_str(style)?;
+        writer.write_str(text)?;
+        writer.write_str(RESET)
+    } else {
+        writer.write_str(text)
+    }
+}
+
+fn text_head(writer: &mut String, stamp: &str, level: Level, ansi: bool) -> fmt::Result {
+    paint(writer, ansi, DIMMED, stamp)?;
+    writer.write_char(' ')?;
+    let (padded, colour) = match level {
+        Level::TRACE => ("TRACE", "\x1b[35m"),
+        Level::DEBUG => ("DEBUG", "\x1b[34m"),
+        Level::INFO => (" INFO", "\x1b[32m"),
+        Level::WARN => (" WARN", "\x1b[33m"),
+        Level::ERROR => ("ERROR", "\x1b[31m"),
+    };
+    paint(writer, ansi, colour, padded)?;
+    writer.write_char(' ')
+}
+
+/// `2026-11-27T21:55:52.123456Z`: RFC 3339, UTC, microseconds.
+const TIMESTAMP_LEN: usize = 27;
+
+/// `now` as `fmt`'s timestamp, written into `out`. A clock before 1970
+/// reads as the epoch; years past 9999 are not expected.
+fn timestamp(now: SystemTime, out: &mut [u8; TIMESTAMP_LEN]) -> &str {
+    thread_local! {
+        /// The last second formatted, `YYYY-MM-DDTHH:MM:SS.`: most lines
+        /// share it with the line before.
+        static SECOND: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+    }
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (last, prefix) = SECOND.get();
+    if last == secs {
+        out[..20].copy_from_slice(&prefix);
+        digits(&mut out[20..26], since.subsec_micros());
+        out[26] = b'Z';
+        return std::str::from_utf8(out).unwrap_or("");
+    }
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let of_day = secs % 86_400;
+    let micros = since.subsec_micros();
+    let year = year.clamp(0, 9999) as u32;
+    digits(&mut out[0..4], year);
+    out[4] = b'-';
+    digits(&mut out[5..7], month);
+    out[7] = b'-';
+    digits(&mut out[8..10], day);
+    out[10] = b'T';
+    digits(&mut out[11..13], (of_day / 3600) as u32);
+    out[13] = b':';
+    digits(&mut out[14..16], (of_day / 60 % 60) as u32);
+    out[16] = b':';
+    digits(&mut out[17..19], (of_day % 60) as u32);
+    out[19] = b'.';
+    digits(&mut out[20..26], micros);
+    out[26] = b'Z';
+    let mut prefix = [0; 20];
+    prefix.copy_from_slice(&out[..20]);
+    SECOND.set((secs, prefix));
+    // Every byte written above is an ASCII digit or separator.
+    std::str::from_utf8(out).unwrap_or("")
+}
+
+/// `value` in decimal, zero-padded to fill `out`.
+fn digits(out: &mut [u8], mut value: u32) {
+    for byte in out.iter_mut().rev() {
+        *byte = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// An event's fields as `fmt`'s `DefaultFields` writes them.
+struct TextFields<'a> {
+    writer: &'a mut String,
+    ansi: bool,
+    sanitize: bool,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl TextFields<'_> {
+    /// The separator and `name=`; `false` for a field not to print.
+    fn name(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        // Fields of a `log` record, already in its metadata.
+        if self.result.is_err() || name.starts_with("log.") {
+            return false;
+        }
+        if !std::mem::replace(&mut self.first, false) {
+            self.writer.push(' ');
+        }
+        if name != "message" {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            if self.ansi {
+                self.result = paint(self.writer, true, ITALIC, name)
+                    .and_then(|()| paint(self.writer, true, DIMMED, "="));
+            } else {
+                self.writer.push_str(name);
+                self.writer.push('=');
+            }
+        }
+        true
+    }
+}
+
+impl Visit for TextFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.name(field) {
+            return;
+        }
+        self.result = if field.name() == "message" {
+            Sanitized(self.writer, self.sanitize).write_str(value)
+        } else if value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            // What `Debug` prints for a string with nothing to escape.
+            self.writer
+                .write_char('"')
+                .and_then(|()| self.writer.write_str(value))
+                .and_then(|()| self.writer.write_char('"'))
+        } else {
+            write!(self.writer, "{value:?}")
+        };
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.name(field) {
+            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.name(field) {
+            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.name(field) {
+            self.result = self.writer.write_str(if value { "true" } else { "false" });
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if !self.name(field) {
+            return;
+        }
+        self.result = write!(Sanitized(self.writer, self.sanitize), "{value}");
+        let mut source = value.source();
+        if source.is_some() && self.result.is_ok() {
+            let name = field.name();
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            let mut list = String::from("[");
+            while let Some(error) = source {
+                if list.len() > 1 {
+                    list.push_str(", ");
+                }
+                list.push_str(&error.to_string());
+                source = error.source();
+            }
+            list.push(']');
+            self.result = self
+                .writer
+                .write_char(' ')
+                .and_then(|()| paint(self.writer, self.ansi, ITALIC, name))
+                .and_then(|()| paint(self.writer, self.ansi, ITALIC, ".sources"))
+                .and_then(|()| paint(self.writer, self.ansi, DIMMED, "="))
+                .and_then(|()| Sanitized(self.writer, self.sanitize).write_str(&list));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if !self.name(field) {
+            return;
+        }
+        self.result = if field.name() == "message" {
+            write!(Sanitized(self.writer, self.sanitize), "{value:?}")
+        } else {
+            write!(self.writer, "{value:?}")
+        };
+    }
+}
+
+/// Writes text as is, but with terminal control characters escaped when
+/// its flag is set, as `fmt` writes messages: a logged value cannot drive
+/// the terminal.
+struct Sanitized<'a>(&'a mut String, bool);
+
+impl fmt::Write for Sanitized<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let escaped = |c: char| {
+            matches!(
+                c,
+                '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+            )
+        };
+        if !self.1 || !text.chars().any(escaped) {
+            return self.0.write_str(text);
+        }
+        for c in text.chars() {
+            if escaped(c) {
+                write!(self.0, "\\x{:02x}", c as u32)?;
+            } else {
+                self.0.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An event's fields as JSON members, each after a comma, as `fmt`'s
+/// flattened JSON writes them: strings and `Debug` values as strings,
+/// numbers and booleans as themselves.
+struct JsonFieldsOf<'a> {
+    writer: &'a mut String,
+    result: fmt::Result,
+}
+
+impl JsonFieldsOf<'_> {
+    fn key(&mut self, field: &Field) -> bool {
+        if self.result.is_ok() {
+            self.result = self
+                .writer
+                .write_char(',')
+                .and_then(|()| json_str(self.writer, field.name()))
+                .and_then(|()| self.writer.write_char(':'));
+        }
+        self.result.is_ok()
+    }
+}
+
+impl Visit for JsonFieldsOf<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            self.result = json_str(self.writer, value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.key(field) {
+            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.key(field) {
+            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.key(field) {
+            self.result = self.writer.write_str(if value { "true" } else { "false" });
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.key(field) {
+            self.result = write!(self.writer, "{}", serde_json::Value::from(value));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.key(field) {
+            self.result = self
+                .writer
+                .write_char('"')
+                .and_then(|()| write!(JsonEscaped(self.writer), "{value:?}"))
+                .and_then(|()| self.writer.write_char('"'));
+        }
+    }
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes it.
+fn json_str(writer: &mut String, text: &str) -> fmt::Result {
+    writer.write_char('"')?;
+    JsonEscaped(writer).write_str(text)?;
+    writer.write_char('"')
+}
+
+/// Writes text escaped for the inside of a JSON string.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let writer = &mut *self.0;
+        let mut rest = text;
+        while let Some(at) = rest.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            writer.write_str(&rest[..at])?;
+            match rest.as_bytes()[at] {
+                b'"' => writer.write_str("\\\"")?,
+                b'\\' => writer.write_str("\\\\")?,
+                b'\n' => writer.write_str("\\n")?,
+                b'\r' => writer.write_str("\\r")?,
+                b'\t' => writer.write_str("\\t")?,
+                0x08 => writer.write_str("\\b")?,
+                0x0c => writer.write_str("\\f")?,
+                control => write!(writer, "\\u{control:04x}")?,
+            }
+            rest = &rest[at + 1..];
+        }
+        writer.write_str(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    impl Captured {
+        /// The lines, timestamps masked.
+        fn lines(&self) -> Vec<String> {
+            let stamp = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z").unwrap();
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(|line| stamp.replace(line, "TIME").into_owned())
+                .collect()
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer \x1b[31m")]
+    struct Outer(#[source] std::io::Error);
+
+    /// Events of every kind of field, in and out of spans.
+    fn log_everything() {
+        let error = Outer(std::io::Error::other("inner"));
+        tracing::info!(method = %"GET", path = "/a b", status = 200_u16, latency_us = 12_u64, request_id = "r\"q\\1", "served");
+        tracing::error!(n = -3_i64, ok = true, ratio = 0.5, debug = ?Some("x"), error = %"name upstream unreachable", "served");
+        tracing::warn!(
+            text = "tab\there\nline é \u{1b}",
+            "message with \u{1b}[31m escape and {}",
+            42
+        );
+        tracing::warn!(
+            error = &error as &(dyn std::error::Error + 'static),
+            r#type = "raw"
+        );
+        let outer = tracing::info_span!(
+            "Lambda runtime invoke",
+            requestId = "id-1",
+            xrayTraceId = tracing::field::Empty
+        );
+        let _outer = outer.enter();
+        outer.record("xrayTraceId", "Root=1-2");
+        tracing::info!(shape = "passthrough", status = 200_u64, "invoked");
+        let inner = tracing::debug_span!("inner", depth = 2_u64);
+        let _inner = inner.enter();
+        tracing::info!("nested");
+        tracing::info!(parent: None, "no parent");
+    }
+
+    #[test]
+    fn lines_are_byte_for_byte_those_of_fmt() {
+        for ansi in [false, true] {
+            let (ours, theirs) = (Captured::default(), Captured::default());
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(Level::TRACE)
+                .with_ansi(ansi)
+                .with_writer(ours.clone())
+                .event_format(Line {
+                    format: LogFormat::Text,
+                })
+                .finish();
+            tracing::subscriber::with_default(subscriber, log_everything);
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(Level::TRACE)
+                .with_ansi(ansi)
+                .with_writer(theirs.clone())
+                .with_target(false)
+                .finish();
+            tracing::subscriber::with_default(subscriber, log_everything);
+            assert_eq!(ours.lines(), theirs.lines(), "ansi: {ansi}");
+            assert_eq!(ours.lines().len(), 7);
+        }
+
+        let (ours, theirs) = (Captured::default(), Captured::default());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::TRACE)
+            .with_ansi(false)
+            .with_writer(ours.clone())
+            .event_format(Line {
+                format: LogFormat::Json,
+            })
+            .fmt_fields(JsonFields::new())
+            .finish();
+        tracing::subscriber::with_default(subscriber, log_everything);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::TRACE)
+            .with_ansi(false)
+            .with_writer(theirs.clone())
+            .with_target(false)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-    };
+            .finish();
+        tracing::subscriber::with_default(subscriber, log_everything);
+        assert_eq!(ours.lines(), theirs.lines());
+    }
+
+    #[test]
+    fn timestamps_read_as_rfc_3339_with_microseconds() {
+        let mut out = [0; TIMESTAMP_LEN];
+        let at = |secs, micros| UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+        assert_eq!(timestamp(at(0, 0), &mut out), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            timestamp(at(1_795_816_552, 123_456), &mut out),
+            "2026-11-27T21:55:52.123456Z"
+        );
+        assert_eq!(
+            timestamp(at(951_782_400 + 86_399, 999_999), &mut out),
+            "2000-02-29T23:59:59.999999Z"
+        );
+        // The same second again, from the cached prefix.
+        assert_eq!(
+            timestamp(at(951_782_400 + 86_399, 7), &mut out),
+            "2000-02-29T23:59:59.000007Z"
+        );
+    }
 }

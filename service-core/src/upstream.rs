@@ -1,8 +1,12 @@
 //! Calls to upstream services: one pooled keep-alive client per process,
 //! bounded in time and size, with failures that name the upstream.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use reqwest::Url;
@@ -30,6 +34,20 @@ pub fn forwarded_headers(inbound: &HeaderMap) -> HeaderMap {
         }
     }
     out
+}
+
+/// The tracing headers of the request a handler answers, ready to send
+/// upstream: an extractor that copies only them, where a `HeaderMap`
+/// argument would copy every inbound header first.
+#[derive(Debug, Clone, Default)]
+pub struct Forwarded(pub HeaderMap);
+
+impl<S: Send + Sync> FromRequestParts<S> for Forwarded {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Self(forwarded_headers(&parts.headers)))
+    }
 }
 
 /// A named upstream service and the URL it is reached at.
