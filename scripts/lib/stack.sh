@@ -8,14 +8,16 @@ export IMAGE_TARGET=prebuilt
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Names the project, publishes ingress and Envoy's admin on free ports, and
+# Names the project, publishes ingress, Envoy's admin and the Lambda's Invoke
+# API on free loopback ports, and
 # makes `scratch`, a folder for the run's files, removed with the stack.
 stack_init() {
   project=greeter-mesh-$1-$$
   scratch=$(mktemp -d)
   INGRESS_PORT=$(free_port)
   ENVOY_ADMIN_PORT=$(free_port)
-  export INGRESS_PORT ENVOY_ADMIN_PORT
+  LAMBDA_PORT=$(free_port)
+  export INGRESS_PORT ENVOY_ADMIN_PORT LAMBDA_PORT
   trap stack_cleanup EXIT
 }
 
