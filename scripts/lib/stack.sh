@@ -59,7 +59,9 @@ words() {
 # Removes the images by the tags compose gave them (`<project>-<service>`),
 # never by id: an id can be shared with another tag, which is then kept.
 # The classic builder's untagged intermediate images go with the last tag,
-# but for its classic-builder stage's, which no tag holds: pruned by label.
+# but for the stages it walked that no image was built on (classic-builder;
+# prebuilt, walked on the way to lambda-prebuilt): those, left dangling, are
+# pruned by their labels.
 stack_cleanup() {
   local status=$? tags err
   jobs -p | xargs -r kill 2>/dev/null || true # load or watchers left running
@@ -74,6 +76,8 @@ stack_cleanup() {
     err=$(docker image rm $tags 2>&1 >/dev/null) ||
       printf '%s: could not remove the images it built (%s): %s\n' "$project" "$(paste -sd' ' <<<"$tags")" "$err" >&2
   fi
-  docker image prune --force --filter label=greeter-mesh.image-target >/dev/null 2>&1 || true
+  for label in greeter-mesh.image-target org.opencontainers.image.source=https://github.com/example/greeter-mesh-rs; do
+    docker image prune --force --filter "label=$label" >/dev/null 2>&1 || true
+  done
   return "$status"
 }
