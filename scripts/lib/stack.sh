@@ -12,7 +12,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # API on free loopback ports, and
 # makes `scratch`, a folder for the run's files, removed with the stack.
 stack_init() {
-  project=greeter-mesh-$1-$$
+  project=greeter-mesh-$1-$$ # $1: test-<name>
   scratch=$(mktemp -d)
   INGRESS_PORT=$(free_port)
   ENVOY_ADMIN_PORT=$(free_port)
