@@ -21,30 +21,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use rand::seq::IndexedRandom;
-
-const NAMES: [&str; 20] = [
-    "James",
-    "Mary",
-    "John",
-    "Patricia",
-    "Robert",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "William",
-    "Elizabeth",
-    "David",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Sarah",
-    "Charles",
-    "Karen",
-];
-const GREETINGS: [&str; 4] = ["Hey", "Hi", "Hello", "Greetings"];
+// The word lists only: data, none of service-core's code paths.
+use service_core::words::{GREETINGS, NAMES};
 
 #[derive(Clone)]
 struct Bare {
