@@ -228,7 +228,7 @@ pub async fn run(command: Command) -> Output {
         } => match envoy::set(
             &admin,
             lambda,
-            Duration::from_secs(5),
+            migrate::TARGET_TIMEOUT,
             Duration::from_secs(wait_secs),
         )
         .await
@@ -311,7 +311,7 @@ pub async fn run(command: Command) -> Output {
                 TargetKind::Consul => {
                     let consul = Settings::from_lookup(|k| std::env::var(k).ok())
                         .map_err(|e| e.to_string())
-                        .and_then(|s| Consul::new(s, Duration::from_secs(5)).map_err(|e| e.to_string()));
+                        .and_then(|s| Consul::new(s, migrate::TARGET_TIMEOUT).map_err(|e| e.to_string()));
                     match consul {
                         Ok(consul) => Target::Consul {
                             consul,
@@ -375,7 +375,7 @@ pub async fn run(command: Command) -> Output {
                 delay_percent: delay,
                 delay_ms,
             };
-            match envoy::set_fault(&admin, fault, Duration::from_secs(5)).await {
+            match envoy::set_fault(&admin, fault, migrate::TARGET_TIMEOUT).await {
                 Ok(()) if fault.abort_percent == 0 && fault.delay_percent == 0 => {
                     Output::ok(format!("no fault on greeter-lambda's calls, at {admin}\n"))
                 }

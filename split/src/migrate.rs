@@ -31,7 +31,7 @@ use service_core::upstream::Client;
 use crate::consul_api::{Consul, ConsulError, Splitter};
 use crate::envoy::{self, SetError};
 use crate::observe::Probe;
-use crate::report::{self, Answerer, Outcome, Report, Sample, millis, percentile};
+use crate::report::{self, Report, Sample, millis, percentile};
 use crate::share::Share;
 
 /// The steps of a migration: Lambda shares, increasing, each above 0.
@@ -102,6 +102,14 @@ pub struct Hold {
     /// take a moment to get a new splitter).
     #[serde(serialize_with = "as_ms")]
     pub settle: Duration,
+}
+
+impl Hold {
+    /// The probes of the baseline, before the first write: the stack as it
+    /// stands, judged on up to 100 requests.
+    fn baseline_requests(&self) -> u64 {
+        self.requests.clamp(1, 100)
+    }
 }
 
 /// Everything a run needs besides its target.
@@ -195,7 +203,8 @@ impl TargetError {
     }
 }
 
-const TARGET_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most one call to Envoy's admin or to Consul's API may take.
+pub const TARGET_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Target {
     /// For messages: where the split is held.
@@ -466,8 +475,14 @@ impl Progress {
         let _ = writeln!(std::io::stderr(), "{clear}{text}");
     }
 
+    /// Whether [`Progress::live`] shows anything: the live line is only
+    /// worth building then.
+    fn shows_live(&self) -> bool {
+        self.terminal && !self.quiet
+    }
+
     fn live(&self, text: &str) {
-        if self.terminal && !self.quiet {
+        if self.shows_live() {
             let _ = write!(std::io::stderr(), "\r\x1b[K{text}");
             let _ = std::io::stderr().flush();
         }
@@ -535,8 +550,8 @@ where
 
     // The baseline: the stack as it is, before anything moves.
     let baseline_plan = Hold {
-        requests: plan.hold.requests.clamp(1, 100),
-        max_requests: plan.hold.requests.clamp(1, 100),
+        requests: plan.hold.baseline_requests(),
+        max_requests: plan.hold.baseline_requests(),
         min_time: Duration::ZERO,
         settle: Duration::ZERO,
     };
@@ -682,13 +697,15 @@ where
                 return None;
             }
         }
-        let samples = probe.samples();
-        let sent = samples.len() as u64;
-        let lambda = samples
-            .iter()
-            .filter(|s| matches!(s.outcome, Outcome::Answered(Answerer::Lambda)))
-            .count() as u64;
-        progress.live(&live_line(label, &samples, hold, plan.gates.min_lambda_answers));
+        let (sent, lambda) = probe.counts();
+        if progress.shows_live() {
+            progress.live(&live_line(
+                label,
+                &probe.samples(),
+                hold,
+                plan.gates.min_lambda_answers,
+            ));
+        }
         let enough = sent >= hold.requests
             && started.elapsed() >= hold.min_time
             && (!needs_lambda || lambda >= plan.gates.min_lambda_answers);
@@ -870,13 +887,18 @@ fn first_failure(window: &Report) -> String {
         .unwrap_or_default()
 }
 
-fn summary(step: &StepReport) -> String {
-    let verdict = match &step.verdict {
+/// A step's verdict as the progress lines and the table word it.
+fn verdict_text(verdict: &Verdict) -> String {
+    match verdict {
         Verdict::Passed => "passed".to_owned(),
         Verdict::Failed(why) => format!("FAILED: {}", why.join("; ")),
         Verdict::BaselineBroken(why) => format!("STOPPED: {why}"),
         Verdict::Interrupted => "interrupted".to_owned(),
-    };
+    }
+}
+
+fn summary(step: &StepReport) -> String {
+    let verdict = verdict_text(&step.verdict);
     format!(
         "{} probes, greeter {} p99 {}, lambda {} ({:.2}% ok) p99 {} -> {verdict}",
         step.probes,
@@ -908,25 +930,18 @@ impl MigrationReport {
             "{:<9} {:>7} {:>7} {:>7} {:>7} {:>9}  {:<21} {:<21} verdict",
             "step", "lambda", "probes", "greeter", "lambda", "lambda ok", "greeter p50/p99", "lambda p50/p99"
         );
-        let rows = self.baseline.iter().map(|b| ("baseline".to_owned(), b)).chain(
-            self.steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (format!("{}", i + 1), s)),
-        );
-        for (name, step) in rows {
+        let baseline = self.baseline.iter().map(|b| ("baseline".to_owned(), b, true));
+        let steps = (self.steps.iter().enumerate()).map(|(i, s)| (format!("{}", i + 1), s, false));
+        for (name, step, is_baseline) in baseline.chain(steps) {
             let verdict = match &step.verdict {
-                Verdict::Passed if name == "baseline" => {
+                Verdict::Passed if is_baseline => {
                     if step.greeter.failed + step.lambda.failed == 0 {
                         "ok".to_owned()
                     } else {
                         "FAILED".to_owned()
                     }
                 }
-                Verdict::Passed => "passed".to_owned(),
-                Verdict::Failed(why) => format!("FAILED: {}", why.join("; ")),
-                Verdict::BaselineBroken(why) => format!("STOPPED: {why}"),
-                Verdict::Interrupted => "interrupted".to_owned(),
+                other => verdict_text(other),
             };
             let pair = |d: &Destination| {
                 if d.answers == 0 {
@@ -1002,7 +1017,7 @@ impl MigrationReport {
             g.max_p99_ratio,
             millis(g.p99_floor),
             millis(g.max_p99),
-            h.requests.clamp(1, 100),
+            h.baseline_requests(),
             match plan.rollback {
                 Rollback::Zero => "0% (every call to the container greeter)",
                 Rollback::Previous => "the last passed step",
@@ -1018,6 +1033,7 @@ impl MigrationReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{Answerer, Outcome};
 
     #[test]
     fn steps_increase_above_0_at_consuls_precision() {

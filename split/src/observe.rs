@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use service_core::upstream::{Client, Upstream};
 use tokio::task::JoinSet;
 
-use crate::report::{Outcome, Report, Sample, classify};
+use crate::report::{Answerer, Outcome, Report, Sample, classify};
 
 /// The most requests one run sends.
 pub const MAX_REQUESTS: u64 = 1_000_000;
@@ -48,6 +48,9 @@ pub struct Probe {
     workers: usize,
     started: Instant,
     samples: Arc<Mutex<Vec<Sample>>>,
+    /// Of the samples, those the Lambda answered: counted as they land, so
+    /// that watching a long step costs no pass over every sample.
+    lambda: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     tasks: JoinSet<()>,
 }
@@ -67,6 +70,7 @@ impl Probe {
         let workers = concurrency.clamp(1, MAX_CONCURRENCY).min(limit.max(1) as usize);
         let next = Arc::new(AtomicU64::new(0));
         let samples = Arc::new(Mutex::new(Vec::new()));
+        let lambda = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         // Each worker's share of the rate: one request per `pace`.
         let pace = rate
@@ -75,7 +79,7 @@ impl Probe {
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
             let (client, ingress, next) = (client.clone(), ingress.clone(), next.clone());
-            let (samples, stop) = (samples.clone(), stop.clone());
+            let (samples, lambda, stop) = (samples.clone(), lambda.clone(), stop.clone());
             tasks.spawn(async move {
                 let mut ticks = pace.map(|pace| {
                     let mut ticks = tokio::time::interval(pace);
@@ -89,7 +93,11 @@ impl Probe {
                         ticks.tick().await;
                     }
                     let sample = one(&client, &ingress).await;
+                    let by_lambda = matches!(sample.outcome, Outcome::Answered(Answerer::Lambda));
                     lock(&samples).push(sample);
+                    if by_lambda {
+                        lambda.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             });
         }
@@ -98,6 +106,7 @@ impl Probe {
             workers,
             started: Instant::now(),
             samples,
+            lambda,
             stop,
             tasks,
         }
@@ -106,6 +115,14 @@ impl Probe {
     /// The answers so far, in the order they landed.
     pub fn samples(&self) -> Vec<Sample> {
         lock(&self.samples).clone()
+    }
+
+    /// How many answers have landed, and how many of them the Lambda's.
+    pub fn counts(&self) -> (u64, u64) {
+        // The Lambda's count first, and it grows after each push: it never
+        // runs ahead of the samples read after it.
+        let lambda = self.lambda.load(Ordering::Relaxed);
+        (lock(&self.samples).len() as u64, lambda)
     }
 
     /// How long the probe has run.
