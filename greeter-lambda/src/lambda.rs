@@ -55,13 +55,16 @@ pub fn init(env: &Env) -> Result<Function, InitError> {
 /// message, and the process exits 64 (`EX_USAGE`), as it does outside a
 /// Runtime API.
 pub fn run(env: &Env) -> ExitCode {
-    if env.get(RUNTIME_API).is_none() {
-        fail(&format!(
-            "configuration error: {RUNTIME_API}: is not set (a Lambda function runs under a Runtime API: \
-             on Lambda, in lambda-emulator or under cargo lambda watch)"
-        ));
+    let Some(api) = env.get(RUNTIME_API) else {
+        let unset = InitError::Config(ConfigError {
+            var: RUNTIME_API,
+            problem: "is not set (a Lambda function runs under a Runtime API: \
+                      on Lambda, in lambda-emulator or under cargo lambda watch)"
+                .to_owned(),
+        });
+        fail(&unset.to_string());
         return ExitCode::from(ConfigError::EXIT_CODE);
-    }
+    };
     // One thread: a 128 MB function has a fraction of a vCPU, and no
     // worker threads to spawn makes the cold start shorter.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -72,7 +75,7 @@ pub fn run(env: &Env) -> ExitCode {
         Ok(function) => function,
         Err(e) => {
             let message = e.to_string();
-            runtime.block_on(report_init_error(env, &message));
+            runtime.block_on(report_init_error(api, &message));
             fail(&message);
             return ExitCode::from(ConfigError::EXIT_CODE);
         }
@@ -110,10 +113,7 @@ fn log_filter(env: &Env) -> Env {
 
 /// Posts an init error to the Runtime API, the way Lambda expects to hear
 /// of one; if that fails there is nothing more to do than exit.
-async fn report_init_error(env: &Env, message: &str) {
-    let Some(api) = env.get(RUNTIME_API) else {
-        return;
-    };
+async fn report_init_error(api: &str, message: &str) {
     let body = serde_json::json!({ "errorType": "Runtime.InitError", "errorMessage": message });
     let sent = reqwest::Client::new()
         .post(runtime_api_url(api, "/2018-06-01/runtime/init/error"))

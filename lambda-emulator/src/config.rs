@@ -39,10 +39,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the settings from `env`; `function_env` is passed on to the
-    /// function as it is. A bootstrap that is not a file is refused here,
-    /// not at the first invocation.
-    pub fn from_env(env: &Env, function_env: Vec<(String, String)>) -> Result<Self, ConfigError> {
+    /// Reads the settings from `env`, and passes the rest of it, all but the
+    /// `EMULATOR_` variables, on to the function. A bootstrap that is not a
+    /// file is refused here, not at the first invocation.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let bootstrap = PathBuf::from(env.get("EMULATOR_BOOTSTRAP").unwrap_or("/var/task/bootstrap"));
         if !bootstrap.is_file() {
             return Err(ConfigError {
@@ -93,15 +93,24 @@ impl Config {
             memory_mb,
             timeout: Duration::from_secs(timeout_secs),
             concurrency,
-            function_env,
+            function_env: env
+                .vars()
+                .filter(|(k, _)| !k.starts_with("EMULATOR_"))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         })
     }
 
     /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub fn arn(&self) -> String {
+        self.arn_of(&self.function_name)
+    }
+
+    /// The ARN a function called `name` would have here.
+    pub fn arn_of(&self, name: &str) -> String {
         format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            self.region, self.account_id, self.function_name
+            "arn:aws:lambda:{}:{}:function:{name}",
+            self.region, self.account_id
         )
     }
 
@@ -114,14 +123,6 @@ impl Config {
             || unqualified == self.arn()
             || unqualified == format!("{}:function:{}", self.account_id, self.function_name)
     }
-}
-
-/// The process's variables for the function: all but the emulator's own.
-pub fn function_env_from_process() -> Vec<(String, String)> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| !k.starts_with("EMULATOR_"))
-        .collect()
 }
 
 fn is_function_name(name: &str) -> bool {
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_deployed_functions() {
-        let config = Config::from_env(&env(&[]), vec![]).unwrap();
+        let config = Config::from_env(&env(&[])).unwrap();
         assert_eq!(config.function_name, "greeter-lambda");
         assert_eq!(config.timeout, Duration::from_secs(10));
         assert_eq!(config.memory_mb, 128);
@@ -189,18 +190,15 @@ mod tests {
             ("EMULATOR_FUNCTION_NAME", "greeter lambda"),
         ];
         for (var, value) in cases {
-            let err = Config::from_env(&env(&[(var, value)]), vec![]).unwrap_err();
+            let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}: {err}");
         }
     }
 
     #[test]
     fn a_missing_bootstrap_is_named() {
-        let err = Config::from_env(
-            &Env::from_pairs([("EMULATOR_BOOTSTRAP", "/no/such/bootstrap")]),
-            vec![],
-        )
-        .unwrap_err();
+        let err =
+            Config::from_env(&Env::from_pairs([("EMULATOR_BOOTSTRAP", "/no/such/bootstrap")])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "EMULATOR_BOOTSTRAP: /no/such/bootstrap is not a file (expected the function's executable)"
@@ -209,7 +207,7 @@ mod tests {
 
     #[test]
     fn the_function_answers_to_its_name_and_arn() {
-        let config = Config::from_env(&env(&[]), vec![]).unwrap();
+        let config = Config::from_env(&env(&[])).unwrap();
         for name in [
             "greeter-lambda",
             "greeter-lambda:$LATEST",

@@ -58,7 +58,7 @@ pub(crate) struct Work {
 /// The function: its settings and its instances. Cheap to share.
 #[derive(Debug)]
 pub struct Function {
-    config: Arc<Config>,
+    config: Config,
     idle: Mutex<Vec<Instance>>,
     /// One permit per instance that may exist: an invocation holds one.
     permits: Semaphore,
@@ -90,7 +90,7 @@ impl Function {
     pub fn new(config: Config) -> Arc<Self> {
         Arc::new(Self {
             permits: Semaphore::new(config.concurrency),
-            config: Arc::new(config),
+            config,
             idle: Mutex::new(Vec::new()),
             started: AtomicU64::new(0),
             alive: Arc::new(AtomicUsize::new(0)),

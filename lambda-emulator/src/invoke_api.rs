@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use service_core::router::HEALTHY;
+use service_core::router::{HEALTHY, new_request_id};
 
 use crate::function::{Function, Outcome};
 
@@ -39,18 +39,19 @@ async fn invoke(
     payload: Bytes,
 ) -> Response {
     if !function.config().answers_to(&name) {
-        let arn = function.config().arn();
-        let missing = arn.replace(&function.config().function_name, &name);
-        let message = format!(
-            "Function not found: {}",
-            if name.starts_with("arn:") { &name } else { &missing }
-        );
+        let missing = if name.starts_with("arn:") {
+            name
+        } else {
+            function.config().arn_of(&name)
+        };
+        let message = format!("Function not found: {missing}");
         return client_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &message);
     }
     let kind = headers
         .get("x-amz-invocation-type")
         .map_or(Ok("RequestResponse"), |value| value.to_str());
-    let request_id = request_id();
+    let id_header = new_request_id();
+    let request_id = id_header.to_str().unwrap_or_default().to_owned();
     let trace_id = headers
         .get("x-amzn-trace-id")
         .and_then(|value| value.to_str().ok())
@@ -64,7 +65,7 @@ async fn invoke(
                     (StatusCode::OK, [("x-amz-function-error", "Unhandled")], body).into_response()
                 }
             };
-            set_common(response.headers_mut(), &request_id);
+            set_common(response.headers_mut(), &id_header);
             response
         }
         Ok("Event") => {
@@ -73,12 +74,12 @@ async fn invoke(
                 function.invoke(&id, payload, &trace_id).await;
             });
             let mut response = StatusCode::ACCEPTED.into_response();
-            set_common(response.headers_mut(), &request_id);
+            set_common(response.headers_mut(), &id_header);
             response
         }
         Ok("DryRun") => {
             let mut response = StatusCode::NO_CONTENT.into_response();
-            set_common(response.headers_mut(), &request_id);
+            set_common(response.headers_mut(), &id_header);
             response
         }
         other => client_error(
@@ -92,7 +93,7 @@ async fn invoke(
     }
 }
 
-fn set_common(headers: &mut HeaderMap, request_id: &str) {
+fn set_common(headers: &mut HeaderMap, request_id: &HeaderValue) {
     headers.insert(
         HeaderName::from_static("content-type"),
         HeaderValue::from_static("application/json"),
@@ -101,9 +102,7 @@ fn set_common(headers: &mut HeaderMap, request_id: &str) {
         HeaderName::from_static("x-amz-executed-version"),
         HeaderValue::from_static("$LATEST"),
     );
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static("x-amzn-requestid"), id);
-    }
+    headers.insert(HeaderName::from_static("x-amzn-requestid"), request_id.clone());
 }
 
 /// An error of the Invoke API itself, in Lambda's shape.
@@ -118,19 +117,6 @@ fn client_error(status: StatusCode, error_type: &'static str, message: &str) -> 
         body.to_string(),
     )
         .into_response()
-}
-
-/// A random request id in Lambda's (UUID) form.
-fn request_id() -> String {
-    let hex = format!("{:032x}", rand::random::<u128>());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 /// An X-Ray trace header for an invocation that came without one.
@@ -151,6 +137,7 @@ mod tests {
     fn request_ids_look_like_lambdas() {
         let pattern =
             regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap();
+        let request_id = || new_request_id().to_str().unwrap().to_owned();
         assert!(pattern.is_match(&request_id()));
         assert_ne!(request_id(), request_id());
     }

@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
         "lambda-emulator",
         invoke_api::DEFAULT_PORT,
         |env, _config, _client| {
-            let config = Config::from_env(env, lambda_emulator::config::function_env_from_process())?;
+            let config = Config::from_env(env)?;
             Ok(invoke_api::app(Function::new(config)))
         },
     )

@@ -63,6 +63,12 @@ impl Env {
         self.0.get(var).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Every setting, empty ones included: what a process hands on to a
+    /// child's environment.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A required absolute `http` URL. Upstreams are plain HTTP (in the mesh,
     /// the local sidecar), so the client is built without TLS and an
     /// `https` URL is refused here rather than failing every call.

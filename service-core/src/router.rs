@@ -154,8 +154,9 @@ impl Future for ServedFuture {
 
 /// A random (version 4) UUID, as `x-request-id` carries it: 122 bits from
 /// the thread's generator, no system call. One allocation, shared by the
-/// request's header and the response's.
-fn new_request_id() -> HeaderValue {
+/// request's header and the response's. Lambda's request ids take the same
+/// form (lambda-emulator).
+pub fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = (rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
     let mut text = [0; 36];

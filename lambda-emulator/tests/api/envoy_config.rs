@@ -42,10 +42,10 @@ fn tag(name: &str) -> String {
 fn consul_lambda_config() -> Value {
     json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.http.aws_lambda.v3.Config",
-        "arn": lambda_emulator::config::Config::from_env(
-            &service_core::config::Env::from_pairs([("EMULATOR_BOOTSTRAP", "Cargo.toml")]),
-            vec![],
-        )
+        "arn": lambda_emulator::config::Config::from_env(&service_core::config::Env::from_pairs([(
+            "EMULATOR_BOOTSTRAP",
+            "Cargo.toml"
+        )]))
         .unwrap()
         .arn(),
         "payload_passthrough": tag("payload-passthrough") == "true",
