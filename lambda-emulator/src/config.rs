@@ -62,16 +62,14 @@ impl Config {
                 ),
             });
         }
-        let timeout_secs = in_range(
-            env,
+        let timeout_secs = env.parse_in(
             "EMULATOR_TIMEOUT_SECS",
             10,
             TIMEOUT_SECS,
             "whole seconds from 1 to 900",
         )?;
-        let memory_mb = in_range(env, "EMULATOR_MEMORY_MB", 128, MEMORY_MB, "MB from 128 to 10240")?;
-        let concurrency = in_range(
-            env,
+        let memory_mb = env.parse_in("EMULATOR_MEMORY_MB", 128, MEMORY_MB, "MB from 128 to 10240")?;
+        let concurrency = env.parse_in(
             "EMULATOR_CONCURRENCY",
             4,
             1..=1000,
@@ -130,27 +128,6 @@ fn is_function_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn in_range<T>(
-    env: &Env,
-    var: &'static str,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-    expected: &str,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display,
-{
-    let value = env.parse_or(var, default, expected)?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError {
-            var,
-            problem: format!("{value} is not {expected}"),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -100,13 +100,31 @@ impl Env {
         }
     }
 
+    /// [`Env::parse_or`], then refused unless within `range`; `expected`
+    /// says what is, in both errors.
+    pub fn parse_in<T>(
+        &self,
+        var: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+        expected: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let value = self.parse_or(var, default, expected)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::new(var, format!("{value} is not {expected}")))
+        }
+    }
+
     /// An optional duration in whole milliseconds, greater than zero.
     pub fn millis_or(&self, var: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
         let expected = "a whole number of milliseconds greater than 0";
-        match self.parse_or(var, default_ms, expected)? {
-            0 => Err(ConfigError::new(var, format!("0 is not {expected}"))),
-            ms => Ok(Duration::from_millis(ms)),
-        }
+        self.parse_in(var, default_ms, 1..=u64::MAX, expected)
+            .map(Duration::from_millis)
     }
 }
 
@@ -158,15 +176,12 @@ impl ServiceConfig {
             log_format,
             upstream_timeout: env.millis_or("UPSTREAM_TIMEOUT_MS", 2000)?,
             drain_timeout: env.millis_or("DRAIN_TIMEOUT_MS", 10_000)?,
-            worker_threads: match env.parse_or("WORKER_THREADS", 1, "a whole number of threads from 1")? {
-                0 => {
-                    return Err(ConfigError::new(
-                        "WORKER_THREADS",
-                        "0 is not a whole number of threads from 1",
-                    ));
-                }
-                n => n,
-            },
+            worker_threads: env.parse_in(
+                "WORKER_THREADS",
+                1,
+                1..=usize::MAX,
+                "a whole number of threads from 1",
+            )?,
         })
     }
 }
