@@ -233,7 +233,7 @@ impl Client {
 /// kind (`connection refused`, not `Connection refused (os error 111)`),
 /// for another I/O error its message (`failed to lookup address
 /// information: ...`), else the innermost message.
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = error;
     let mut current = Some(error);
     while let Some(e) = current {

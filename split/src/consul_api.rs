@@ -35,6 +35,7 @@ use reqwest::Url;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
+use service_core::upstream::root_cause;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -358,7 +359,7 @@ impl Consul {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let tcp = TcpStream::connect((bare, port))
             .await
-            .map_err(|e| unreachable(io_cause(&e)))?;
+            .map_err(|e| unreachable(root_cause(&e)))?;
         let _ = tcp.set_nodelay(true);
 
         let base = address.path().trim_end_matches('/');
@@ -384,7 +385,7 @@ impl Consul {
                 let stream = tls
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| ConsulError::Tls(format!("handshake with {address}: {}", io_cause(&e))))?;
+                    .map_err(|e| ConsulError::Tls(format!("handshake with {address}: {}", root_cause(&e))))?;
                 send(stream, request).await.map_err(unreachable)
             }
         }
@@ -412,13 +413,6 @@ where
     .await;
     connection.abort();
     result
-}
-
-fn io_cause(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(_) => e.kind().to_string(),
-        None => e.to_string(),
-    }
 }
 
 fn tls_connector(ca_cert: Option<&PathBuf>) -> Result<tokio_rustls::TlsConnector, ConsulError> {

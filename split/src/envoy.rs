@@ -218,8 +218,10 @@ impl Admin {
     /// Sets every pair in one POST to `/runtime_modify`, then checks that
     /// Envoy reads each back.
     async fn modify(&self, pairs: &[(String, String)]) -> Result<Runtime, SetError> {
-        let mut modify = self.upstream("runtime_modify")?;
-        modify.url.query_pairs_mut().extend_pairs(pairs);
+        let modify = Upstream {
+            name: "envoy admin",
+            url: modify_url(&self.base, pairs)?,
+        };
         // Envoy takes changes by POST only.
         match self
             .client
@@ -258,6 +260,13 @@ async fn wait_until_live(client: &Client, ready: &Upstream, wait: Duration) -> R
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// Where Envoy's admin takes the runtime `pairs`, by POST.
+pub fn modify_url(admin: &Url, pairs: &[(String, String)]) -> Result<Url, SetError> {
+    let mut url = endpoint(admin, "runtime_modify")?;
+    url.query_pairs_mut().extend_pairs(pairs);
+    Ok(url)
 }
 
 fn endpoint(admin: &Url, path: &str) -> Result<Url, SetError> {

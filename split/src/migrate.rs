@@ -281,15 +281,8 @@ impl Target {
     pub fn describe_write(&self, lambda: Share) -> String {
         match self {
             Self::Envoy { admin } => {
-                let pairs: Vec<String> = envoy::runtime_weights(lambda)
-                    .iter()
-                    .map(|(k, w)| format!("{k}={w}"))
-                    .collect();
-                format!(
-                    "POST {}/runtime_modify?{}",
-                    admin.as_str().trim_end_matches('/'),
-                    pairs.join("&")
-                )
+                let pairs = envoy::runtime_weights(lambda).map(|(k, w)| (k, w.to_string()));
+                envoy::modify_url(admin, &pairs).map_or_else(|e| e.to_string(), |url| format!("POST {url}"))
             }
             Self::Consul { consul, .. } => consul.describe_write(None, lambda, "<ModifyIndex read before>"),
         }
