@@ -1,8 +1,16 @@
-# Sourced by the AWS scripts (copy-registrator-image, fetch-lambda-extension,
-# deploy-lambda): `run` prints each command as a shell would read it, then runs
-# it unless dry_run=true, so --dry-run shows exactly what would happen.
+# Sourced by the AWS scripts (push-ecr, copy-registrator-image,
+# fetch-lambda-extension, deploy-lambda): `run` prints each command as a shell
+# would read it, then runs it unless dry_run=true, so --dry-run shows exactly
+# what would happen; `usage` prints the script's header; `ecr_registry` checks
+# the registry given or read from Terraform.
 
 dry_run=false
+
+# The script's header comment, from its second line to its first code line.
+usage() {
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" >&2
+  exit "${1:-2}"
+}
 
 # A word as the shell reads it: as is when that is safe, else quoted.
 quote() {
@@ -27,4 +35,22 @@ run() {
 terraform_output() { # DIR NAME
   printf '+ terraform -chdir=%s output -raw %s\n' "$(quote "$1")" "$2" >&2
   terraform -chdir="$1" output -raw "$2"
+}
+
+# Sets `registry` and its `region` from --registry (`registry`) or
+# --registry-from-terraform (`terraform_dir`: Terraform's ecr_registry output),
+# or stops naming what is wrong.
+ecr_registry() {
+  local script
+  script=$(basename "$0")
+  if [ -n "$terraform_dir" ]; then
+    [ -z "$registry" ] || { echo "$script: give --registry or --registry-from-terraform, not both" >&2; exit 2; }
+    registry=$(terraform_output "$terraform_dir" ecr_registry)
+  fi
+  [ -n "$registry" ] || usage
+  if [[ ! "$registry" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$ ]]; then
+    echo "$script: '$registry' is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)" >&2
+    exit 2
+  fi
+  region=${BASH_REMATCH[1]}
 }
