@@ -8,9 +8,12 @@ export IMAGE_TARGET=prebuilt
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Names the project, publishes ingress, Envoy's admin and the Lambda's Invoke
-# API on free loopback ports, and
-# makes `scratch`, a folder for the run's files, removed with the stack.
+# The split command, as scripts/build-prebuilt compiles it.
+split=target/x86_64-unknown-linux-gnu/release/split
+
+# Names the project, publishes ingress (`$ingress`), Envoy's admin (`$admin`)
+# and the Lambda's Invoke API on free loopback ports, and makes `scratch`, a
+# folder for the run's files, removed with the stack.
 stack_init() {
   project=greeter-mesh-$1-$$ # $1: test-<name>
   scratch=$(mktemp -d)
@@ -18,6 +21,8 @@ stack_init() {
   ENVOY_ADMIN_PORT=$(free_port)
   LAMBDA_PORT=$(free_port)
   export INGRESS_PORT ENVOY_ADMIN_PORT LAMBDA_PORT
+  ingress="http://127.0.0.1:$INGRESS_PORT/"
+  admin="http://127.0.0.1:$ENVOY_ADMIN_PORT"
   trap stack_cleanup EXIT
 }
 
@@ -33,6 +38,20 @@ stack_build() {
 stack_up() {
   compose up --detach --wait --wait-timeout 120 --pull never >/dev/null 2>&1 ||
     { compose ps --all; compose logs --tail 20; fail "the stack did not become healthy within 120 s"; }
+}
+
+# Waits up to 60 s for a service started again to pass its health check.
+stack_wait_healthy() {
+  local deadline=$((SECONDS + 60))
+  until [ "$(docker inspect --format '{{.State.Health.Status}}' "$(container "$1")")" = healthy ]; do
+    [ $SECONDS -lt $deadline ] || fail "$1 was not healthy 60 s after docker compose start"
+    sleep 1
+  done
+}
+
+# One of Envoy's counters by its exact name; 0 while Envoy has none yet.
+envoy_stat() {
+  curl -fsS -G --data-urlencode "filter=^$1\$" "$admin/stats" | awk -F': ' '{ print $2 } END { if (NR == 0) print 0 }'
 }
 
 # Docker sets each container's HOSTNAME to its id's first 12 characters,
