@@ -6,6 +6,7 @@
 //! - [`server`] holds serving, graceful shutdown, and each binary's `main`.
 //! - [`router`] holds health, request ids, per-request logs.
 //! - [`upstream`] holds the HTTP client and its errors.
+//! - [`origin`] tells who a failed answer is put down to.
 //! - [`words`] holds `name` and `greeting`.
 //! - [`greeter`] holds `From <who>: <greeting> <name>`.
 //! - [`ingress`] holds `From <host>: <greeter>`, unquoting Lambda answers.
@@ -13,6 +14,7 @@
 pub mod config;
 pub mod greeter;
 pub mod ingress;
+pub mod origin;
 pub mod router;
 pub mod server;
 pub mod telemetry;

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use reqwest::Url;
 
+use crate::origin::{self, Origin};
 use crate::router::Failure;
 
 /// The most an upstream body may hold; a larger one is a fault, not a payload.
@@ -87,6 +88,9 @@ pub enum UpstreamError {
         status: StatusCode,
         /// The first line of its body, possibly empty.
         detail: String,
+        /// The origin its answer declared (see [`origin`]): present when
+        /// a service of ours answered a failure of its own.
+        declared: Option<Origin>,
     },
     /// A body over [`MAX_BODY_BYTES`].
     #[error("{upstream} upstream body is over {MAX_BODY_BYTES} bytes")]
@@ -119,6 +123,17 @@ fn detail_suffix(detail: &str) -> String {
 }
 
 impl UpstreamError {
+    /// Where this call failed, as the answer to this request declares it.
+    pub fn origin(&self) -> Origin {
+        match self {
+            Self::Status {
+                declared: Some(_), ..
+            } => Origin::Service,
+            Self::Failed { .. } => Origin::Function,
+            _ => Origin::Transport,
+        }
+    }
+
     /// 504 for a timeout, 502 for everything else.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -129,12 +144,13 @@ impl UpstreamError {
 }
 
 /// The one error type handlers return: answered as 502 or 504 with its
-/// one-line description, which the request's log line carries at error
-/// level (see [`router`](crate::router)).
+/// one-line description and its [`origin`] header; the request's log line
+/// carries the description at error level (see [`router`](crate::router)).
 impl axum::response::IntoResponse for UpstreamError {
     fn into_response(self) -> axum::response::Response {
         let message: Arc<str> = self.to_string().into();
-        let mut response = (self.status(), message.to_string()).into_response();
+        let origin = [(origin::HEADER, self.origin().header_value())];
+        let mut response = (self.status(), origin, message.to_string()).into_response();
         response.extensions_mut().insert(Failure(message));
         response
     }
@@ -191,6 +207,9 @@ impl Client {
             return Err(UpstreamError::TooLarge { upstream: name });
         }
         let status = response.status();
+        let declared = (!status.is_success())
+            .then(|| Origin::from_headers(response.headers()))
+            .flatten();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(fail)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -210,6 +229,7 @@ impl Client {
                 upstream: name,
                 status,
                 detail,
+                declared,
             });
         }
         String::from_utf8(body).map_err(|_| UpstreamError::NotUtf8 { upstream: name })
@@ -306,6 +326,7 @@ mod tests {
             upstream: "greeter",
             status: StatusCode::BAD_GATEWAY,
             detail: "name upstream unreachable: connection refused".into(),
+            declared: Some(Origin::Transport),
         };
         assert_eq!(
             status.to_string(),
