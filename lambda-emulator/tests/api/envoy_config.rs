@@ -3,10 +3,10 @@
 //! `agent/envoyextensions/builtin/aws-lambda/aws_lambda.go`, and its golden
 //! files `agent/xds/testdata/builtin_extension/*/lambda-terminating-gateway*`),
 //! with the function's own Consul tags from greeter-lambda's Cargo.toml; and
-//! its stats tags to the `consul_destination_service` label consul-dataplane's
-//! Envoy puts on each upstream (`command/connect/envoy/bootstrap_config.go`,
-//! `resourceTagSpecifiers`), which the shared PromQL (prometheus/rules.yml)
-//! groups by.
+//! its stats tags to the `consul_destination_service` and
+//! `consul_source_service` labels consul-dataplane's Envoy puts on its stats
+//! (`command/connect/envoy/bootstrap_config.go`, `generateStatsTags`), which
+//! the shared PromQL (prometheus/rules.yml) selects and groups by.
 //!
 //! The deviations the file states are the only ones allowed: the cluster
 //! speaks plain HTTP to the emulator (`lambda:9001`) where Consul's speaks
@@ -205,7 +205,7 @@ fn cluster_stat(cluster: &str) -> String {
 }
 
 #[test]
-fn each_cluster_carries_consul_destination_service_as_consul_dataplane_tags_it() {
+fn each_cluster_carries_consul_destination_and_source_service_as_consul_dataplane_tags_it() {
     let config = envoy_yaml();
     let stats = &config["stats_config"];
     // Envoy's defaults (envoy_cluster_name, envoy_response_code, ...) stay,
@@ -229,6 +229,16 @@ fn each_cluster_carries_consul_destination_service_as_consul_dataplane_tags_it()
         assert_eq!(&captures[1], format!("{name}."), "{stat}");
         assert_eq!(&captures[2], name, "{stat}");
     }
+    // Consul's fixed tag for the service the proxy fronts: the splitter is
+    // ingress's sidecar.
+    let source: Vec<&Value> = tags
+        .iter()
+        .filter(|tag| tag["tag_name"] == "consul.source.service")
+        .collect();
+    assert_eq!(
+        source,
+        [&json!({"tag_name": "consul.source.service", "fixed_value": "ingress"})]
+    );
     // Nothing that merely starts with one of their names.
     for stat in [
         "cluster.greeterx.upstream_rq_total",
