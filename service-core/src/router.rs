@@ -4,10 +4,10 @@
 //!
 //! Ids, metrics and the log line are one hand-written service around the
 //! routes, behind an outer router's fallback, rather than a stack of tower
-//! layers: axum boxes and clones every layer per route per request, and
-//! the three layers this replaces (`SetRequestId`, `from_fn`,
-//! `PropagateRequestId`) cost a quarter of a service's work (see
-//! `scripts/bench-callgrind`).
+//! layers (`SetRequestId`, `from_fn`, `PropagateRequestId`, and one more for
+//! metrics): axum boxes and clones every layer per route per request.
+//! Recording metrics here adds about 1,050 instructions per request at a
+//! leaf, 5.4 % (`name`, `METRICS=on` against `off`, `scripts/bench-callgrind`).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -5,9 +5,17 @@
 //! format without targets, or its flattened JSON with the current span),
 //! written by [`Line`], a formatter of our own: `fmt`'s formatters go
 //! through `core::fmt` and ANSI styling for every piece of every line, which
-//! cost about 9,000 instructions per request, nearly half of a service's
-//! whole work (see `scripts/bench-callgrind`). `fmt` still does the rest:
-//! span bookkeeping, the per-thread buffer, one `write` per line.
+//! cost about 9,000 instructions per request when [`Line`] replaced them
+//! (`scripts/bench-callgrind`); the whole line now costs about 3,100 at a
+//! leaf (`name`: 20,442 with it, 17,372 without). `fmt` still does the
+//! rest: span bookkeeping, the per-thread buffer, one `write` per line.
+//!
+//! The pieces are stock where that costs little, measured against the
+//! hand-written ones they replaced (`name`, instructions per request): the
+//! timestamp is `humantime`'s (about 300 more), JSON strings are escaped by
+//! `serde_json` (about 940 more, JSON format only), request ids are
+//! `uuid`'s ([`router`](crate::router), 480 fewer). Each is under the 1,000
+//! that would justify keeping code of our own.
 
 use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write as _};
