@@ -7,7 +7,7 @@
 //! `X-Amz-Function-Error`); in the HTTP shapes (Envoy without passthrough,
 //! API Gateway, ALB) the container greeter's failed answer declares origin
 //! `function` instead of its upstream call's (service-core's
-//! [`origin`](service_core::origin)), which ingress passes on.
+//! [`origin`]), which ingress passes on.
 
 use std::convert::Infallible;
 use std::time::Instant;
