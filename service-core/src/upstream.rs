@@ -471,6 +471,55 @@ mod tests {
     struct Wrapped(#[source] std::io::Error);
 
     #[test]
+    fn lambdas_error_object_is_known_by_its_message_with_or_without_a_type() {
+        assert_eq!(
+            error_object(r#"{"errorType":"UpstreamError","errorMessage":"name upstream unreachable"}"#)
+                .as_deref(),
+            Some("UpstreamError: name upstream unreachable")
+        );
+        assert_eq!(
+            error_object(r#" {"errorMessage":"Task timed out after 3.00 seconds"}"#).as_deref(),
+            Some("Task timed out after 3.00 seconds")
+        );
+        assert_eq!(
+            error_object(r#"{"errorMessage":{"code":7}}"#).as_deref(),
+            Some(r#"{"code":7}"#)
+        );
+        for not_one in [
+            r#"{"errorType":"X"}"#,
+            r#""From lambda: {\"errorMessage\"}""#,
+            r#"{"errorMessage":"#,
+            "Hi (greeting-host)",
+            "[]",
+        ] {
+            assert_eq!(error_object(not_one), None, "{not_one}");
+        }
+    }
+
+    #[test]
+    fn the_function_is_blamed_for_its_errors_and_for_failures_it_declares_its_own() {
+        let function = UpstreamError::FunctionError {
+            upstream: "greeter",
+            detail: "boom".into(),
+        };
+        assert_eq!(
+            (function.origin(), function.outcome()),
+            (Origin::Function, Outcome::FunctionError)
+        );
+        let status = |declared| UpstreamError::Status {
+            upstream: "greeter",
+            status: StatusCode::BAD_GATEWAY,
+            detail: String::new(),
+            declared,
+        };
+        assert_eq!(status(Some(Origin::Function)).origin(), Origin::Function);
+        assert_eq!(status(Some(Origin::Transport)).origin(), Origin::Service);
+        assert_eq!(status(Some(Origin::Service)).origin(), Origin::Service);
+        assert_eq!(status(None).origin(), Origin::Transport);
+        assert_eq!(status(None).outcome(), Outcome::Status);
+    }
+
+    #[test]
     fn errors_read_as_one_line_naming_the_upstream() {
         let refused = UpstreamError::Unreachable {
             upstream: "name",
