@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::runtime_api;
+use crate::runtime_api::{self, Posted, Work};
 
 /// How an invocation ended, as Lambda's Invoke API reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,27 +32,6 @@ impl Outcome {
         let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
         Self::Error(Bytes::from(body.to_string()))
     }
-}
-
-/// What an instance hands back through its Runtime API.
-#[derive(Debug)]
-pub(crate) enum Posted {
-    /// `POST .../invocation/{id}/response`.
-    Response(Bytes),
-    /// `POST .../invocation/{id}/error`.
-    Error(Bytes),
-    /// `POST .../init/error`: the instance cannot serve at all.
-    InitError(Bytes),
-}
-
-/// One invocation on its way to an instance.
-#[derive(Debug)]
-pub(crate) struct Work {
-    pub request_id: String,
-    pub payload: Bytes,
-    pub deadline_ms: u128,
-    pub trace_id: String,
-    pub reply: oneshot::Sender<Posted>,
 }
 
 /// The function: its settings and its instances. Cheap to share.

@@ -13,7 +13,26 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::function::{Posted, Work};
+/// What an instance hands back through its Runtime API.
+#[derive(Debug)]
+pub(crate) enum Posted {
+    /// `POST .../invocation/{id}/response`.
+    Response(Bytes),
+    /// `POST .../invocation/{id}/error`.
+    Error(Bytes),
+    /// `POST .../init/error`: the instance cannot serve at all.
+    InitError(Bytes),
+}
+
+/// One invocation on its way to an instance.
+#[derive(Debug)]
+pub(crate) struct Work {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub deadline_ms: u128,
+    pub trace_id: String,
+    pub reply: oneshot::Sender<Posted>,
+}
 
 /// The most a function may answer: Lambda's 6 MB response limit.
 const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
