@@ -1,8 +1,10 @@
 //! A Lambda function for the tests: this test binary run again as the
 //! emulator's bootstrap, with `FAKE_FUNCTION` set, polling the Runtime API
-//! it is given exactly as a real runtime does. The payload says what to do:
+//! it is given exactly as a real runtime does. The payload, a JSON string,
+//! says what to do:
 //!
-//! - `echo`: answers the environment and headers it got, and its pid;
+//! - `echo` (or anything else, an empty payload too): answers the payload
+//!   as it came, the environment and headers it got, and its pid;
 //! - `error`: posts a function error;
 //! - `sleep:<ms>`: answers its pid after that long;
 //! - `exit`: exits 3 without answering.
@@ -63,7 +65,8 @@ async fn serve() {
             "env": std::env::vars().filter(|(k, _)| k != "FAKE_FUNCTION").collect::<std::collections::BTreeMap<_, _>>(),
         });
         let payload = next.text().await.unwrap();
-        let (path, body) = match payload.as_str() {
+        let command: String = serde_json::from_str(&payload).unwrap_or_default();
+        let (path, body) = match command.as_str() {
             "error" => (
                 "error",
                 json!({"errorType": "Boom", "errorMessage": "it went boom"}),

@@ -61,8 +61,15 @@ impl Emulator {
         }
     }
 
-    /// POSTs `payload` to the Invoke API for `function`, with these headers.
-    pub async fn invoke_as(&self, function: &str, payload: &str, headers: &[(&str, &str)]) -> Invoked {
+    /// Invokes `function` with `command` for the fake function (a JSON
+    /// string), with these headers.
+    pub async fn invoke_as(&self, function: &str, command: &str, headers: &[(&str, &str)]) -> Invoked {
+        self.post(function, &serde_json::to_string(command).unwrap(), headers)
+            .await
+    }
+
+    /// POSTs `payload` as it is to the Invoke API for `function`.
+    pub async fn post(&self, function: &str, payload: &str, headers: &[(&str, &str)]) -> Invoked {
         let mut request = self
             .client
             .post(format!(
@@ -76,6 +83,10 @@ impl Emulator {
         let response = request.send().await.unwrap();
         Invoked {
             status: response.status().as_u16(),
+            error_type: response
+                .headers()
+                .get("x-amzn-errortype")
+                .map(|v| v.to_str().unwrap().to_owned()),
             function_error: response
                 .headers()
                 .get("x-amz-function-error")
@@ -85,8 +96,8 @@ impl Emulator {
     }
 
     /// A synchronous invocation by ARN, as Envoy makes it.
-    pub async fn invoke(&self, payload: &str) -> Invoked {
-        self.invoke_as(ARN, payload, &[("x-amz-invocation-type", "RequestResponse")])
+    pub async fn invoke(&self, command: &str) -> Invoked {
+        self.invoke_as(ARN, command, &[("x-amz-invocation-type", "RequestResponse")])
             .await
     }
 }
@@ -94,6 +105,8 @@ impl Emulator {
 #[derive(Debug)]
 pub struct Invoked {
     pub status: u16,
+    /// `X-Amzn-ErrorType`: an error of the Invoke API itself.
+    pub error_type: Option<String>,
     pub function_error: Option<String>,
     pub body: String,
 }

@@ -28,7 +28,7 @@ async fn request_response_answers_200_and_the_payload_under_lambdas_environment(
         "{invoked:?}"
     );
     let answer = invoked.json();
-    assert_eq!(answer["payload"], "echo");
+    assert_eq!(answer["payload"], r#""echo""#);
     let seen = &answer["seen"];
     assert_eq!(seen["arn"], ARN);
     assert_eq!(seen["trace_id"], trace);
@@ -93,6 +93,28 @@ async fn a_function_error_is_200_with_x_amz_function_error_and_the_error_object(
     let after = emulator.invoke("echo").await;
     assert_eq!(after.status, 200);
     assert_eq!(emulator.function.instances_started(), 1);
+}
+
+#[tokio::test]
+async fn a_payload_that_is_not_json_is_400_and_an_empty_one_is_taken() {
+    let emulator = Emulator::start(config()).await;
+
+    let refused = emulator.post(ARN, "hello there", &[]).await;
+    let started_by_refused = emulator.function.instances_started();
+    let empty = emulator.post(ARN, "", &[]).await;
+
+    assert_eq!(
+        (refused.status, refused.error_type.as_deref()),
+        (400, Some("InvalidRequestContentException")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.json(),
+        json!({"Type": "User", "message": "Could not parse request body into json: Could not parse payload into json: expected value at line 1 column 1"})
+    );
+    assert_eq!(started_by_refused, 0, "the function was run");
+    assert_eq!((empty.status, empty.function_error.as_deref()), (200, None));
+    assert_eq!(empty.json()["payload"], "");
 }
 
 #[tokio::test]
