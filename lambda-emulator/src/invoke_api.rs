@@ -3,7 +3,12 @@
 //! /2015-03-31/functions/<name or ARN>/invocations`, with
 //! `X-Amz-Invocation-Type` `RequestResponse` (200 and the payload),
 //! `Event` (202, run in the background) or `DryRun` (204). A function
-//! error is still a 200, with `X-Amz-Function-Error: Unhandled`.
+//! error is still a 200, with `X-Amz-Function-Error: Unhandled`; with
+//! `X-Amz-Log-Type: Tail` the answer carries the end of the invocation's
+//! log in `X-Amz-Log-Result`. A payload that is not JSON is refused (400
+//! `InvalidRequestContentException`); past a reserved concurrency a
+//! synchronous invocation is throttled (429 `TooManyRequestsException`).
+//! Beside it, `GET /metrics`: Lambda's CloudWatch metrics for the function.
 
 use std::sync::Arc;
 
@@ -15,7 +20,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use service_core::router::{HEALTHY, new_request_id};
 
-use crate::function::{Function, Outcome};
+use base64::Engine as _;
+
+use crate::function::{Function, Invocation, Outcome};
 
 /// The Invoke API's port unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 9001;
@@ -28,8 +35,18 @@ pub fn app(function: Arc<Function>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
         .route("/health", get(|| async { HEALTHY }))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES))
         .with_state(function)
+}
+
+/// Lambda's own metrics for the function (see [`crate::metrics`]).
+async fn metrics(State(function): State<Arc<Function>>) -> Response {
+    (
+        [("content-type", crate::metrics::CONTENT_TYPE)],
+        function.metrics_text(),
+    )
+        .into_response()
 }
 
 async fn invoke(
@@ -75,20 +92,59 @@ async fn invoke(
         .map_or_else(new_trace_id, str::to_owned);
     match kind {
         Ok("RequestResponse") => {
-            let outcome = function.invoke(&request_id, payload, &trace_id).await;
-            let mut response = match outcome {
+            // On a task of its own, so the invocation runs to its end, and
+            // is counted, even if the invoker hangs up, as on Lambda.
+            let id = request_id.clone();
+            let task = tokio::spawn(async move {
+                function
+                    .invoke(&id, payload, &trace_id, Invocation::RequestResponse)
+                    .await
+            });
+            let Ok(invoked) = task.await else {
+                tracing::error!(request_id, "the invocation's task failed");
+                return client_error_body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    &serde_json::json!({ "Type": "Service", "message": "the invocation failed in the emulator" }),
+                );
+            };
+            let mut response = match invoked.outcome {
                 Outcome::Response(body) => (StatusCode::OK, body).into_response(),
                 Outcome::Error(body) => {
                     (StatusCode::OK, [("x-amz-function-error", "Unhandled")], body).into_response()
                 }
+                Outcome::Throttled => {
+                    let body = serde_json::json!({
+                        "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                        "Type": "User",
+                        "message": "Rate Exceeded.",
+                    });
+                    let mut response =
+                        client_error_body(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", &body);
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static("x-amzn-requestid"), id_header);
+                    return response;
+                }
             };
             set_common(response.headers_mut(), &id_header);
+            let tail = headers
+                .get("x-amz-log-type")
+                .is_some_and(|value| value.as_bytes() == b"Tail");
+            if tail {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&invoked.log_tail);
+                if let Ok(value) = HeaderValue::from_str(&encoded) {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static("x-amz-log-result"), value);
+                }
+            }
             response
         }
         Ok("Event") => {
             let id = request_id.clone();
             tokio::spawn(async move {
-                function.invoke(&id, payload, &trace_id).await;
+                function.invoke(&id, payload, &trace_id, Invocation::Event).await;
             });
             let mut response = StatusCode::ACCEPTED.into_response();
             set_common(response.headers_mut(), &id_header);
@@ -126,6 +182,10 @@ fn set_common(headers: &mut HeaderMap, request_id: &HeaderValue) {
 /// An error of the Invoke API itself, in Lambda's shape.
 fn client_error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
     let body = serde_json::json!({ "Type": "User", "message": message });
+    client_error_body(status, error_type, &body)
+}
+
+fn client_error_body(status: StatusCode, error_type: &'static str, body: &serde_json::Value) -> Response {
     (
         status,
         [
@@ -139,7 +199,7 @@ fn client_error(status: StatusCode, error_type: &'static str, message: &str) -> 
 
 /// An X-Ray trace header for an invocation that came without one.
 fn new_trace_id() -> String {
-    let seconds = crate::function::epoch_ms(std::time::SystemTime::now()) / 1000;
+    let seconds = crate::runtime_api::epoch_ms(std::time::SystemTime::now()) / 1000;
     let root = format!("{:024x}", rand::random::<u128>() >> 32);
     format!(
         "Root=1-{seconds:08x}-{root};Parent={:016x};Sampled=0",

@@ -7,9 +7,14 @@
 //!   as it came, the environment and headers it got, and its pid;
 //! - `error`: posts a function error;
 //! - `sleep:<ms>`: answers its pid after that long;
+//! - `log`: writes `to stdout` and `to stderr`, answers `"logged"`, then
+//!   writes `after the answer` (as greeter-lambda logs after answering);
+//! - `hang`: writes `hanging pid=<pid>` and never answers;
 //! - `exit`: exits 3 without answering.
 //!
 //! With `FAKE_INIT_ERROR` set it reports an init error and exits 64.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // The function's own output is what it tests.
 
 use std::time::Duration;
 
@@ -72,6 +77,18 @@ async fn serve() {
                 json!({"errorType": "Boom", "errorMessage": "it went boom"}),
             ),
             "exit" => std::process::exit(3),
+            "log" => {
+                println!("to stdout");
+                eprintln!("to stderr");
+                answer(&client, &api, &id, "response", &json!("logged")).await;
+                println!("after the answer");
+                continue;
+            }
+            "hang" => {
+                println!("hanging pid={}", std::process::id());
+                std::future::pending::<()>().await;
+                unreachable!()
+            }
             sleep if sleep.starts_with("sleep:") => {
                 let ms = sleep["sleep:".len()..].parse().unwrap();
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -79,11 +96,15 @@ async fn serve() {
             }
             _ => ("response", json!({ "payload": payload, "seen": seen })),
         };
-        client
-            .post(format!("{api}/invocation/{id}/{path}"))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
+        answer(&client, &api, &id, path, &body).await;
     }
+}
+
+async fn answer(client: &reqwest::Client, api: &str, id: &str, path: &str, body: &serde_json::Value) {
+    client
+        .post(format!("{api}/invocation/{id}/{path}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
 }
