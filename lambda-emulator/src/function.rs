@@ -2,8 +2,8 @@
 //! or a new one (a cold start), the payload handed to its Runtime API, the
 //! answer or the error it posts back, or its death, or the timeout; then
 //! the instance's next poll, which ends the invocation as on Lambda. Each
-//! invocation is counted in [`metrics`](crate::metrics) and logged with
-//! Lambda's platform lines ([`log`](crate::log)).
+//! invocation is counted in `metrics` and logged with
+//! Lambda's platform lines (`log`).
 
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

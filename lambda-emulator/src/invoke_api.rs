@@ -30,7 +30,8 @@ pub const DEFAULT_PORT: u16 = 9001;
 /// Lambda's limit on a synchronous invocation's payload.
 const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
-/// The Invoke API for `function`, and `GET /health` for health checks.
+/// The Invoke API for `function`, `GET /health` for health checks and
+/// `GET /metrics` for Prometheus: Lambda's CloudWatch metrics for it.
 pub fn app(function: Arc<Function>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))

@@ -2,8 +2,8 @@
 //! Lambda (`AWS_LAMBDA_RUNTIME_API`): the next invocation with its headers,
 //! then its response or error; or, before any, an init error.
 //!
-//! The hand-off protocol with [`function`](crate::function): [`Work`] in,
-//! [`Posted`] back for each invocation, and a [`Polled`] each time the
+//! The hand-off protocol with [`function`](crate::function): `Work` in,
+//! `Posted` back for each invocation, and a `Polled` each time the
 //! instance asks for the next invocation: its first ends its init, each
 //! later one the invocation before it (as on Lambda, where an invocation
 //! lasts until the runtime is ready for the next).
