@@ -275,10 +275,10 @@ impl Function {
         let mut init = None;
         let mut answer: Option<(Outcome, Instant)> = None;
         let (ended, outcome, answered) = loop {
-            // The output first, so the lines come before what follows them.
+            // The function's own lines when nothing else happened: each
+            // event first takes those written before it, to keep the order.
             tokio::select! {
                 biased;
-                read = instance.output.next() => instance.output.take(read, &mut log),
                 posted = &mut posted, if answer.is_none() => {
                     let now = Instant::now();
                     instance.read_memory();
@@ -299,11 +299,13 @@ impl Function {
                 Some(Polled) = instance.polled.recv() => {
                     let now = Instant::now();
                     if handed.is_none() {
-                        // A cold start's first poll: its init is over.
+                        // A cold start's first poll: its init is over, and
+                        // what it wrote during its init comes before START.
                         init = Some(now - obtained);
                         handed = Some(now);
                         deadline = now + self.config.timeout;
                         instance.read_memory();
+                        instance.output.drain(&mut log).await;
                         log.start(request_id);
                     } else if let Some((outcome, at)) = answer.take() {
                         break (Ended::Ready, outcome, at);
@@ -324,6 +326,7 @@ impl Function {
                     // killed and reaped before the answer, so no process outlives it.
                     instance.read_memory();
                     let _ = instance.child.kill().await;
+                    instance.output.drain(&mut log).await;
                     let (outcome, at) = answer.take().unwrap_or_else(|| {
                         let (what, limit) = if handed.is_some() {
                             ("Task", self.config.timeout)
@@ -340,6 +343,7 @@ impl Function {
                     });
                     break (Ended::Gone, outcome, at);
                 }
+                read = instance.output.next() => instance.output.take(read, &mut log),
             }
         };
         instance.output.drain(&mut log).await;

@@ -188,7 +188,8 @@ async fn a_function_that_exits_is_a_runtime_exit_error() {
 #[tokio::test]
 async fn past_its_timeout_the_instance_is_killed_and_the_next_invocation_gets_a_fresh_one() {
     let mut config = config();
-    config.timeout = Duration::from_secs(1);
+    // Long enough that the answer to `echo` never meets it on a busy machine.
+    config.timeout = Duration::from_secs(3);
     let emulator = Emulator::start(config).await;
 
     // The function never answers: the timeout does, however long the cold
@@ -200,7 +201,7 @@ async fn past_its_timeout_the_instance_is_killed_and_the_next_invocation_gets_a_
         (200, Some("Unhandled"))
     );
     let request_id = invoked.request_id.clone().unwrap();
-    let timed_out = format!("RequestId: {request_id} Error: Task timed out after 1.00 seconds");
+    let timed_out = format!("RequestId: {request_id} Error: Task timed out after 3.00 seconds");
     assert_eq!(
         invoked.json(),
         json!({"errorType": "Sandbox.Timedout", "errorMessage": timed_out})
