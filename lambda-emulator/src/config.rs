@@ -28,10 +28,20 @@ pub struct Config {
     /// `EMULATOR_MEMORY_MB` (128, as deployed): reported to the function.
     pub memory_mb: u32,
     /// `EMULATOR_TIMEOUT_SECS` (10, as deployed): how long one invocation
-    /// may take, a cold start included, before its instance is killed.
+    /// may take from its hand-out to the function before its instance is
+    /// killed; a cold start's init has Lambda's 10 s of its own before it.
     pub timeout: Duration,
-    /// `EMULATOR_CONCURRENCY` (4): the most instances at once.
+    /// `EMULATOR_CONCURRENCY` (4): the most instances at once, to spare the
+    /// machine; an invocation past it waits for one, since the deployed
+    /// function has no concurrency limit of its own and on AWS would get an
+    /// instance of its own.
     pub concurrency: usize,
+    /// `EMULATOR_RESERVED_CONCURRENCY` (unset, as deployed): Lambda's
+    /// reserved concurrency, from 0 to `EMULATOR_CONCURRENCY`. A synchronous
+    /// invocation past it is throttled as Lambda throttles it (429
+    /// `TooManyRequestsException`) instead of waiting; an `Event` one waits,
+    /// as Lambda's queue for asynchronous invocations keeps it.
+    pub reserved_concurrency: Option<usize>,
     /// The function's own variables (`NAME_URL`, ...): on Lambda its
     /// configuration, here every variable of the emulator's environment
     /// that is not an `EMULATOR_` setting.
@@ -75,6 +85,15 @@ impl Config {
             1..=1000,
             "a number of instances from 1 to 1000",
         )?;
+        let reserved_concurrency = match env.get("EMULATOR_RESERVED_CONCURRENCY") {
+            None => None,
+            Some(_) => Some(env.parse_in(
+                "EMULATOR_RESERVED_CONCURRENCY",
+                0,
+                0..=concurrency,
+                &format!("a number of invocations from 0 to EMULATOR_CONCURRENCY ({concurrency})"),
+            )?),
+        };
         let account_id = env.get("EMULATOR_ACCOUNT_ID").unwrap_or("123456789012");
         if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError {
@@ -91,6 +110,7 @@ impl Config {
             memory_mb,
             timeout: Duration::from_secs(timeout_secs),
             concurrency,
+            reserved_concurrency,
             function_env: env
                 .vars()
                 .filter(|(k, _)| !k.starts_with("EMULATOR_"))
@@ -148,6 +168,7 @@ mod tests {
         assert_eq!(config.timeout, Duration::from_secs(10));
         assert_eq!(config.memory_mb, 128);
         assert_eq!(config.concurrency, 4);
+        assert_eq!(config.reserved_concurrency, None);
         assert_eq!(
             config.arn(),
             "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda"
@@ -163,6 +184,8 @@ mod tests {
             ("EMULATOR_MEMORY_MB", "64"),
             ("EMULATOR_CONCURRENCY", "0"),
             ("EMULATOR_CONCURRENCY", "many"),
+            ("EMULATOR_RESERVED_CONCURRENCY", "5"),
+            ("EMULATOR_RESERVED_CONCURRENCY", "-1"),
             ("EMULATOR_ACCOUNT_ID", "12345"),
             ("EMULATOR_FUNCTION_NAME", "greeter lambda"),
         ];

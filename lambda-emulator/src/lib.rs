@@ -15,21 +15,28 @@
 //!
 //! What it keeps of Lambda ([`Function::invoke`]): one invocation at a time
 //! per instance (a child process with its own Runtime API), a new instance
-//! (a cold start) when every one is busy, up to a limit; the environment
-//! Lambda sets; function errors, init errors and crashes answered as Lambda
-//! answers them; an instance that outlives its timeout killed, and the next
-//! invocation served by a fresh one. Where it differs: past the limit an
-//! invocation waits for an instance where Lambda would throttle it (429),
+//! (a cold start) when every one is busy; the environment Lambda sets;
+//! function errors, init errors and crashes answered as Lambda answers
+//! them; an instance that outlives its timeout killed, and the next
+//! invocation served by a fresh one; a payload that is not JSON refused;
+//! the platform's `START`/`END`/`REPORT` log lines and `X-Amz-Log-Type:
+//! Tail`; CloudWatch's metrics for the function on `GET /metrics`; past a
+//! reserved concurrency, the throttle (429). Where it differs: past its
+//! limit on instances (`EMULATOR_CONCURRENCY`, to spare the machine; the
+//! deployed function has no limit of its own) an invocation waits for one,
 //! and it speaks plain HTTP without checking signatures.
 //!
 //! - [`config`] holds the settings, from the environment.
 //! - [`function`] holds the instances and runs one invocation.
 //! - [`runtime_api`] is the Runtime API each instance polls.
-//! - [`invoke_api`] is the Invoke API.
+//! - [`invoke_api`] is the Invoke API, and `GET /metrics`.
+//! - `log` writes an invocation's log; `metrics` counts invocations.
 
 pub mod config;
 pub mod function;
 pub mod invoke_api;
+mod log;
+mod metrics;
 pub mod runtime_api;
 
-pub use function::{Function, Outcome};
+pub use function::{Function, Invocation, Invoked, Outcome};

@@ -1,6 +1,12 @@
 //! The Runtime API one instance polls, on a loopback port of its own as on
 //! Lambda (`AWS_LAMBDA_RUNTIME_API`): the next invocation with its headers,
 //! then its response or error; or, before any, an init error.
+//!
+//! The hand-off protocol with [`function`](crate::function): `Work` in,
+//! `Posted` back for each invocation, and a `Polled` each time the
+//! instance asks for the next invocation: its first ends its init, each
+//! later one the invocation before it (as on Lambda, where an invocation
+//! lasts until the runtime is ready for the next).
 
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +19,31 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::function::{Posted, Work};
+/// What an instance hands back through its Runtime API.
+#[derive(Debug)]
+pub(crate) enum Posted {
+    /// `POST .../invocation/{id}/response`.
+    Response(Bytes),
+    /// `POST .../invocation/{id}/error`.
+    Error(Bytes),
+    /// `POST .../init/error`: the instance cannot serve at all.
+    InitError(Bytes),
+}
+
+/// One invocation on its way to an instance.
+#[derive(Debug)]
+pub(crate) struct Work {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// The function's timeout: the deadline is this from the hand-out.
+    pub timeout: std::time::Duration,
+    pub trace_id: String,
+    pub reply: oneshot::Sender<Posted>,
+}
+
+/// The instance asked for the next invocation (`GET .../invocation/next`).
+#[derive(Debug)]
+pub(crate) struct Polled;
 
 /// The most a function may answer: Lambda's 6 MB response limit.
 const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -24,15 +54,22 @@ type Handed = (String, oneshot::Sender<Posted>);
 #[derive(Clone)]
 struct Api {
     queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>,
+    polled: mpsc::UnboundedSender<Polled>,
     /// The invocation handed out and not answered yet.
     current: Arc<Mutex<Option<Handed>>>,
     arn: Arc<str>,
 }
 
 /// Serves one instance's Runtime API on `listener` until aborted.
-pub(crate) async fn serve(listener: TcpListener, queue: mpsc::UnboundedReceiver<Work>, arn: String) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    queue: mpsc::UnboundedReceiver<Work>,
+    polled: mpsc::UnboundedSender<Polled>,
+    arn: String,
+) {
     let api = Api {
         queue: Arc::new(tokio::sync::Mutex::new(queue)),
+        polled,
         current: Arc::new(Mutex::new(None)),
         arn: arn.into(),
     };
@@ -50,6 +87,8 @@ pub(crate) async fn serve(listener: TcpListener, queue: mpsc::UnboundedReceiver<
 
 /// Holds the poll until there is an invocation, as Lambda does.
 async fn next(State(api): State<Api>) -> Response {
+    // Nobody listening means the instance is being stopped.
+    let _ = api.polled.send(Polled);
     let work = api.queue.lock().await.recv().await;
     let Some(work) = work else {
         // The instance is being stopped: nothing will come.
@@ -62,7 +101,8 @@ async fn next(State(api): State<Api>) -> Response {
         }
     };
     set("lambda-runtime-aws-request-id", &work.request_id);
-    set("lambda-runtime-deadline-ms", &work.deadline_ms.to_string());
+    let deadline = std::time::SystemTime::now() + work.timeout;
+    set("lambda-runtime-deadline-ms", &epoch_ms(deadline).to_string());
     set("lambda-runtime-invoked-function-arn", &api.arn);
     set("lambda-runtime-trace-id", &work.trace_id);
     if let Ok(mut current) = api.current.lock() {
@@ -122,6 +162,13 @@ fn answer(api: &Api, id: &str, posted: Posted) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Milliseconds since the epoch, as the deadline header carries them.
+pub(crate) fn epoch_ms(time: std::time::SystemTime) -> u128 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(std::time::Duration::ZERO)
+        .as_millis()
 }
 
 fn accepted() -> Response {

@@ -1,13 +1,20 @@
 //! A Lambda function for the tests: this test binary run again as the
 //! emulator's bootstrap, with `FAKE_FUNCTION` set, polling the Runtime API
-//! it is given exactly as a real runtime does. The payload says what to do:
+//! it is given exactly as a real runtime does. The payload, a JSON string,
+//! says what to do:
 //!
-//! - `echo`: answers the environment and headers it got, and its pid;
+//! - `echo` (or anything else, an empty payload too): answers the payload
+//!   as it came, the environment and headers it got, and its pid;
 //! - `error`: posts a function error;
 //! - `sleep:<ms>`: answers its pid after that long;
+//! - `log`: writes `to stdout` and `to stderr`, answers `"logged"`, then
+//!   writes `after the answer` (as greeter-lambda logs after answering);
+//! - `hang`: writes `hanging pid=<pid>` and never answers;
 //! - `exit`: exits 3 without answering.
 //!
 //! With `FAKE_INIT_ERROR` set it reports an init error and exits 64.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // The function's own output is what it tests.
 
 use std::time::Duration;
 
@@ -63,12 +70,25 @@ async fn serve() {
             "env": std::env::vars().filter(|(k, _)| k != "FAKE_FUNCTION").collect::<std::collections::BTreeMap<_, _>>(),
         });
         let payload = next.text().await.unwrap();
-        let (path, body) = match payload.as_str() {
+        let command: String = serde_json::from_str(&payload).unwrap_or_default();
+        let (path, body) = match command.as_str() {
             "error" => (
                 "error",
                 json!({"errorType": "Boom", "errorMessage": "it went boom"}),
             ),
             "exit" => std::process::exit(3),
+            "log" => {
+                println!("to stdout");
+                eprintln!("to stderr");
+                answer(&client, &api, &id, "response", &json!("logged")).await;
+                println!("after the answer");
+                continue;
+            }
+            "hang" => {
+                println!("hanging pid={}", std::process::id());
+                std::future::pending::<()>().await;
+                unreachable!()
+            }
             sleep if sleep.starts_with("sleep:") => {
                 let ms = sleep["sleep:".len()..].parse().unwrap();
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -76,11 +96,15 @@ async fn serve() {
             }
             _ => ("response", json!({ "payload": payload, "seen": seen })),
         };
-        client
-            .post(format!("{api}/invocation/{id}/{path}"))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
+        answer(&client, &api, &id, path, &body).await;
     }
+}
+
+async fn answer(client: &reqwest::Client, api: &str, id: &str, path: &str, body: &serde_json::Value) {
+    client
+        .post(format!("{api}/invocation/{id}/{path}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
 }

@@ -10,6 +10,8 @@ use crate::helpers::*;
 async fn request_response_answers_200_and_the_payload_under_lambdas_environment() {
     let emulator = Emulator::start(config()).await;
     let trace = "Root=1-6566e4a1-3b1f2c7d5e9a0b4c6d8e0f12;Parent=53995c3f42cd8ad8;Sampled=1";
+    let epoch_ms = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let before = epoch_ms();
 
     let invoked = emulator
         .invoke_as(
@@ -28,15 +30,16 @@ async fn request_response_answers_200_and_the_payload_under_lambdas_environment(
         "{invoked:?}"
     );
     let answer = invoked.json();
-    assert_eq!(answer["payload"], "echo");
+    assert_eq!(answer["payload"], r#""echo""#);
     let seen = &answer["seen"];
     assert_eq!(seen["arn"], ARN);
     assert_eq!(seen["trace_id"], trace);
     let deadline: u128 = seen["deadline_ms"].as_str().unwrap().parse().unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let after = epoch_ms();
+    // The timeout (5 s) from the hand-out, which came between the two.
     assert!(
-        deadline > now && deadline <= now + 5000,
-        "deadline {deadline}, now {now}"
+        (before + 5000..=after + 5000).contains(&deadline),
+        "deadline {deadline}, invoked from {before} to {after}"
     );
     let env = &seen["env"];
     assert!(
@@ -96,6 +99,28 @@ async fn a_function_error_is_200_with_x_amz_function_error_and_the_error_object(
 }
 
 #[tokio::test]
+async fn a_payload_that_is_not_json_is_400_and_an_empty_one_is_taken() {
+    let emulator = Emulator::start(config()).await;
+
+    let refused = emulator.post(ARN, "hello there", &[]).await;
+    let started_by_refused = emulator.function.instances_started();
+    let empty = emulator.post(ARN, "", &[]).await;
+
+    assert_eq!(
+        (refused.status, refused.error_type.as_deref()),
+        (400, Some("InvalidRequestContentException")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.json(),
+        json!({"Type": "User", "message": "Could not parse request body into json: Could not parse payload into json: expected value at line 1 column 1"})
+    );
+    assert_eq!(started_by_refused, 0, "the function was run");
+    assert_eq!((empty.status, empty.function_error.as_deref()), (200, None));
+    assert_eq!(empty.json()["payload"], "");
+}
+
+#[tokio::test]
 async fn event_is_202_dry_run_is_204_and_another_type_is_400() {
     let emulator = Emulator::start(config()).await;
     let event = emulator
@@ -118,12 +143,7 @@ async fn event_is_202_dry_run_is_204_and_another_type_is_400() {
         other.body
     );
     // The event ran in the background, on an instance of its own.
-    for _ in 0..50 {
-        if emulator.function.instances_started() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    emulator.wait_for_metric("lambda_invocations_total", 1.0).await;
     assert_eq!(emulator.function.instances_started(), 1);
 }
 
@@ -168,29 +188,40 @@ async fn a_function_that_exits_is_a_runtime_exit_error() {
 #[tokio::test]
 async fn past_its_timeout_the_instance_is_killed_and_the_next_invocation_gets_a_fresh_one() {
     let mut config = config();
-    config.timeout = Duration::from_millis(1500);
+    // Long enough that the answer to `echo` never meets it on a busy machine.
+    config.timeout = Duration::from_secs(3);
     let emulator = Emulator::start(config).await;
-    let warm = emulator.invoke("echo").await.pid();
 
-    // The function would answer after 5 s: the timeout answers first.
-    let invoked = emulator.invoke("sleep:5000").await;
+    // The function never answers: the timeout does, however long the cold
+    // start took (the clock starts when the function gets the payload).
+    let invoked = emulator.invoke_tail("hang").await;
 
     assert_eq!(
         (invoked.status, invoked.function_error.as_deref()),
         (200, Some("Unhandled"))
     );
-    let error = invoked.json();
-    assert_eq!(error["errorType"], "Sandbox.Timedout");
-    let message = error["errorMessage"].as_str().unwrap();
+    let request_id = invoked.request_id.clone().unwrap();
+    let timed_out = format!("RequestId: {request_id} Error: Task timed out after 3.00 seconds");
+    assert_eq!(
+        invoked.json(),
+        json!({"errorType": "Sandbox.Timedout", "errorMessage": timed_out})
+    );
+    let log = invoked.log_result.unwrap();
+    let hung: u64 = log
+        .lines()
+        .find_map(|line| line.strip_prefix("hanging pid="))
+        .unwrap_or_else(|| panic!("no pid in {log}"))
+        .parse()
+        .unwrap();
     assert!(
-        message.ends_with("Error: Task timed out after 1.50 seconds"),
-        "{message}"
+        log.contains(&format!("\n{timed_out}\nEND RequestId: {request_id}\nREPORT ")),
+        "{log}"
     );
     let fresh = emulator.invoke("echo").await.pid();
-    assert_ne!(fresh, warm);
+    assert_ne!(fresh, hung);
     assert_eq!(emulator.function.instances_started(), 2);
-    let gone = std::path::Path::new("/proc").join(warm.to_string());
-    assert!(!gone.exists(), "the timed-out instance {warm} still runs");
+    let gone = std::path::Path::new("/proc").join(hung.to_string());
+    assert!(!gone.exists(), "the timed-out instance {hung} still runs");
 }
 
 #[tokio::test]

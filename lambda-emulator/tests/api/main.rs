@@ -8,3 +8,4 @@ mod envoy_config;
 mod fake_function;
 mod helpers;
 mod invoke;
+mod platform;
