@@ -109,8 +109,10 @@ module "prometheus" {
   consul_ca_cert_secret_arn       = module.consul_server.ca_cert_arn
   target_security_group_id        = module.network.mesh_security_group_id
   # consul-ecs registers each sidecar as <service>-sidecar-proxy; the
-  # gateways under their Consul names (lambda.tf).
-  envoy_services                  = concat([for s in keys(local.services) : "${s}-sidecar-proxy"], ["terminating-gateway", "${var.name}-mesh-gateway"])
+  # gateways under their Consul names (lambda.tf). ingress's sidecar splits
+  # greeter's calls: it is the job envoy, the others envoy-mesh.
+  split_envoy_service             = "ingress-sidecar-proxy"
+  envoy_services                  = concat([for s in keys(local.services) : "${s}-sidecar-proxy" if s != "ingress"], ["terminating-gateway", "${var.name}-mesh-gateway"])
   service_ports                   = { for s, v in local.services : s => v.port }
   load_balancer_arn               = module.ingress_alb[0].arn
   load_balancer_dns_name          = module.ingress_alb[0].dns_name

@@ -15,20 +15,40 @@ locals {
     scheme     = "https"
     tls_config = { ca_file = "/prometheus/consul-ca.pem" }
   }
-  # Envoy's Prometheus listener answers /metrics only.
-  envoy_job = {
-    job_name          = "envoy"
-    metrics_path      = "/metrics"
-    consul_sd_configs = [merge(local.consul_sd, { services = var.envoy_services })]
-    relabel_configs = [
-      {
-        source_labels = ["__meta_consul_service_address"]
-        target_label  = "__address__"
-        replacement   = "$1:${var.envoy_metrics_port}"
-      },
-      { source_labels = ["__meta_consul_service"], target_label = "consul_service" },
-    ]
-  }
+  # Envoy's Prometheus listener answers /metrics only. Each Envoy is found
+  # at its task's address.
+  envoy_relabel = [
+    {
+      source_labels = ["__meta_consul_service_address"]
+      target_label  = "__address__"
+      replacement   = "$1:${var.envoy_metrics_port}"
+    },
+    { source_labels = ["__meta_consul_service"], target_label = "consul_service" },
+  ]
+  # The job envoy is the Envoy that splits greeter's calls (ingress's
+  # sidecar), the role the compose stack's one Envoy plays, so the same
+  # PromQL reads the same series. The other Envoys (sidecars, gateways) are
+  # the job envoy-mesh, their consul_destination_service renamed
+  # destination_service: the terminating gateway's greeter-lambda cluster
+  # would otherwise be counted again beside ingress's.
+  envoy_jobs = [
+    {
+      job_name          = "envoy"
+      metrics_path      = "/metrics"
+      consul_sd_configs = [merge(local.consul_sd, { services = [var.split_envoy_service] })]
+      relabel_configs   = local.envoy_relabel
+    },
+    {
+      job_name          = "envoy-mesh"
+      metrics_path      = "/metrics"
+      consul_sd_configs = [merge(local.consul_sd, { services = var.envoy_services })]
+      relabel_configs   = local.envoy_relabel
+      metric_relabel_configs = [
+        { source_labels = ["consul_destination_service"], regex = "(.+)", target_label = "destination_service" },
+        { regex = "consul_destination_service", action = "labeldrop" },
+      ]
+    },
+  ]
   # Each service as a job of its name, as in the compose stack; Consul holds
   # the app's own address and port, where it serves GET /metrics.
   service_jobs = [for service in sort(keys(var.service_ports)) : {
@@ -45,7 +65,7 @@ locals {
     global = { scrape_interval = var.scrape_interval, evaluation_interval = var.scrape_interval }
     scrape_configs = concat(
       [{ job_name = "prometheus", static_configs = [{ targets = ["localhost:${local.port}"] }] }],
-      [local.envoy_job],
+      local.envoy_jobs,
       local.service_jobs,
     )
   }

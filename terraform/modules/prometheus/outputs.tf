@@ -9,7 +9,7 @@ output "config" {
 }
 
 output "jobs" {
-  description = "The scrape jobs: prometheus, envoy, and one per service."
+  description = "The scrape jobs: prometheus, envoy (the splitting Envoy), envoy-mesh (the others), and one per service."
   value       = [for j in local.config.scrape_configs : j.job_name]
 }
 

@@ -90,13 +90,19 @@ variable "target_security_group_id" {
   }
 }
 
+variable "split_envoy_service" {
+  description = "The Consul service of the Envoy that splits greeter's calls (ingress's sidecar), scraped on envoy_metrics_port as the job envoy."
+  type        = string
+  default     = "ingress-sidecar-proxy"
+}
+
 variable "envoy_services" {
-  description = "The Consul services that are Envoys (sidecars, gateways), scraped on envoy_metrics_port as the job envoy."
+  description = "The other Consul services that are Envoys (sidecars, gateways), scraped on envoy_metrics_port as the job envoy-mesh."
   type        = list(string)
 
   validation {
     condition     = length(var.envoy_services) > 0
-    error_message = "envoy_services must name at least one Consul service, e.g. ingress-sidecar-proxy."
+    error_message = "envoy_services must name at least one Consul service, e.g. greeter-sidecar-proxy."
   }
 }
 

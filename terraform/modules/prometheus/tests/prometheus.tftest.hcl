@@ -44,7 +44,7 @@ run "alb" {
 variables {
   name                      = "greeter-test"
   consul_server             = "greeter-test-consul.dc1"
-  envoy_services            = ["ingress-sidecar-proxy", "greeter-sidecar-proxy", "terminating-gateway", "greeter-test-mesh-gateway"]
+  envoy_services            = ["greeter-sidecar-proxy", "terminating-gateway", "greeter-test-mesh-gateway"]
   service_ports             = { ingress = 8080, greeter = 3000, greeting = 3000, name = 3000 }
   ingress_cidrs             = ["203.0.113.7/32"]
   consul_ca_cert_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:placeholder"
@@ -82,8 +82,8 @@ run "runs_beside_the_mesh_and_answers_ingress_cidrs_only" {
   }
 
   assert {
-    condition     = output.jobs == ["prometheus", "envoy", "greeter", "greeting", "ingress", "name"]
-    error_message = "jobs prometheus, envoy and one per service expected, as in the compose stack; got ${jsonencode(output.jobs)}"
+    condition     = output.jobs == ["prometheus", "envoy", "envoy-mesh", "greeter", "greeting", "ingress", "name"]
+    error_message = "jobs prometheus, envoy, envoy-mesh and one per service expected, as in the compose stack; got ${jsonencode(output.jobs)}"
   }
 
   assert {
@@ -93,7 +93,7 @@ run "runs_beside_the_mesh_and_answers_ingress_cidrs_only" {
         for sd in lookup(j, "consul_sd_configs", []) : sd
         if sd.server == "greeter-test-consul.dc1:8501" && sd.scheme == "https" && sd.tls_config.ca_file == "/prometheus/consul-ca.pem"
       ]
-    ])) == 5
+    ])) == 6
     error_message = "every job but prometheus's own must find its targets in Consul's catalog over HTTPS with the CA; got ${output.config}"
   }
 
@@ -102,6 +102,13 @@ run "runs_beside_the_mesh_and_answers_ingress_cidrs_only" {
       for j in yamldecode(output.config).scrape_configs : j.relabel_configs[0].replacement if j.job_name == "ingress"
     ]) == "$1:8080"
     error_message = "Envoys must be scraped on 9102 and ingress on 8080; got ${output.config}"
+  }
+
+  assert {
+    condition = jsonencode([for j in yamldecode(output.config).scrape_configs : j.consul_sd_configs[0].services if j.job_name == "envoy"]) == jsonencode([["ingress-sidecar-proxy"]]) && one([
+      for j in yamldecode(output.config).scrape_configs : j.metric_relabel_configs[0].target_label if j.job_name == "envoy-mesh"
+    ]) == "destination_service"
+    error_message = "the job envoy must be ingress's sidecar alone, and the other Envoys' destination label renamed; got ${output.config}"
   }
 
   assert {
