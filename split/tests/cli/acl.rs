@@ -4,7 +4,6 @@
 //! binary's exit codes over http and https.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -12,13 +11,19 @@ use split::acl::{self, GATEWAY_ROLE, GrantError, PolicyFile};
 use split::consul_api::{Consul, Settings};
 
 use crate::consul_double::{self, TOKEN};
+use crate::migrate::split;
 
 const ROLE_ID: &str = "3c5d9b8e-role-0000-0000-terminating00";
 
-fn repository_policy() -> PolicyFile {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The policy file `split grant` applies by default, from the repository's root.
+fn repository_policy_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join(acl::DEFAULT_POLICY_FILE);
+        .join(acl::DEFAULT_POLICY_FILE)
+}
+
+fn repository_policy() -> PolicyFile {
+    let path = repository_policy_path();
     PolicyFile::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -263,29 +268,6 @@ async fn a_token_that_may_not_write_acls_is_named_in_the_error() {
     assert!(consul.lock().unwrap().acl_writes().is_empty());
 }
 
-/// Runs the binary with `env` on top of a clean Consul environment.
-async fn split(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_split"));
-    command
-        .args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
-    for var in [
-        "CONSUL_HTTP_ADDR",
-        "CONSUL_HTTP_TOKEN",
-        "CONSUL_HTTP_SSL",
-        "CONSUL_CACERT",
-        "CONSUL_HTTP_TOKEN_FILE",
-    ] {
-        command.env_remove(var);
-    }
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_grants_over_https_then_says_nothing_changed() {
     let consul = consul_double::Consul::holding(None);
@@ -300,8 +282,10 @@ async fn the_binary_grants_over_https_then_says_nothing_changed() {
         ),
     ];
 
-    let first = split(&["grant"], &env).await;
-    let second = split(&["grant"], &env).await;
+    let policy = repository_policy_path();
+    let args = ["grant", "--policy", policy.to_str().unwrap()];
+    let first = split(&args, &env).await;
+    let second = split(&args, &env).await;
 
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert_eq!(
@@ -331,7 +315,18 @@ async fn the_binary_refuses_a_bad_policy_file_with_64_and_a_failed_grant_with_1(
     ];
 
     let refused = split(&["grant", "--policy", bad.to_str().unwrap()], &env).await;
-    let no_role = split(&["grant", "--role", "no-such-role"], &env).await;
+    let policy = repository_policy_path();
+    let no_role = split(
+        &[
+            "grant",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--role",
+            "no-such-role",
+        ],
+        &env,
+    )
+    .await;
     std::fs::remove_dir_all(&dir).unwrap();
 
     let stderr = String::from_utf8_lossy(&refused.stderr);
