@@ -2,9 +2,12 @@
 # fetch-lambda-extension, deploy-lambda): `run` prints each command as a shell
 # would read it, then runs it unless dry_run=true, so --dry-run shows exactly
 # what would happen; `usage` prints the script's header; `ecr_registry` checks
-# the registry given or read from Terraform.
+# the registry and the copy's name given or read from Terraform.
 
 dry_run=false
+# The copy's name: terraform/'s var.name, the namespace of its repositories.
+name=greeter
+name_given=false
 
 # The script's header comment, from its second line to its first code line.
 usage() {
@@ -37,15 +40,22 @@ terraform_output() { # DIR NAME
   terraform -chdir="$1" output -raw "$2"
 }
 
-# Sets `registry` and its `region` from --registry (`registry`) or
-# --registry-from-terraform (`terraform_dir`: Terraform's ecr_registry output),
-# or stops naming what is wrong.
+# Sets `registry`, its `region` and the copy's `name` from --registry and
+# --name (`registry`, `name`) or --registry-from-terraform (`terraform_dir`:
+# Terraform's ecr_registry and name outputs), or stops naming what is wrong.
+# The repositories are REGISTRY/NAME/SERVICE.
 ecr_registry() {
   local script
   script=$(basename "$0")
   if [ -n "$terraform_dir" ]; then
     [ -z "$registry" ] || { echo "$script: give --registry or --registry-from-terraform, not both" >&2; exit 2; }
+    "$name_given" && { echo "$script: --name comes from Terraform with --registry-from-terraform" >&2; exit 2; }
     registry=$(terraform_output "$terraform_dir" ecr_registry)
+    name=$(terraform_output "$terraform_dir" name)
+  fi
+  if [[ ! "$name" =~ ^[a-z][a-z0-9-]{0,10}[a-z0-9]$ ]]; then
+    echo "$script: '$name' is not a copy's name (terraform/'s var.name: 2 to 12 lower-case letters, digits or -)" >&2
+    exit 2
   fi
   [ -n "$registry" ] || usage
   if [[ ! "$registry" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$ ]]; then

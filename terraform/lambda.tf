@@ -5,32 +5,17 @@
 # the two gateways: the terminating gateway invokes the Lambda for the mesh,
 # the mesh gateway lets the Lambda's extension call into the mesh.
 
-# The registrator reads its token and Consul's CA from Parameter Store.
-data "aws_secretsmanager_secret_version" "consul_ca_cert" {
-  count     = var.deploy_consul_lambda ? 1 : 0
-  secret_id = module.consul_server.ca_cert_arn
-  # The secret's ARN is known before its value is written: read after the server.
-  depends_on = [module.consul_server]
-}
-
-resource "aws_ssm_parameter" "registrator_token" {
-  # checkov:skip=CKV_AWS_337:SecureString under the account's aws/ssm key; a customer-managed key costs $1 a month and outlives a destroy by 7 days
-  count = var.deploy_consul_lambda ? 1 : 0
-
-  name        = "/${var.name}/registrator/acl-token"
-  description = "Consul ACL token of the Lambda registrator (the dev server's bootstrap token)"
-  type        = "SecureString"
-  value       = module.consul_server.bootstrap_token_id
-}
-
-resource "aws_ssm_parameter" "registrator_ca_cert" {
-  # checkov:skip=CKV_AWS_337:as above; a CA certificate is public anyway
-  count = var.deploy_consul_lambda ? 1 : 0
-
-  name        = "/${var.name}/registrator/ca-cert"
-  description = "The Consul server's CA certificate, for the Lambda registrator"
-  type        = "SecureString"
-  value       = data.aws_secretsmanager_secret_version.consul_ca_cert[0].secret_string
+# The registrator reads its Consul token and Consul's CA from Parameter Store
+# paths. Parameter Store serves a Secrets Manager secret at
+# /aws/reference/secretsmanager/<name>, so both are read where dev-server
+# keeps them (secrets named "<its name>-bootstrap-token" and
+# "<its name>-ca-cert" in consul-ecs 0.10.0): no copy in Terraform, and no data
+# source re-reading the CA whenever the server module changes.
+locals {
+  consul_secret_paths = {
+    token   = "/aws/reference/secretsmanager/${var.name}-consul-bootstrap-token"
+    ca_cert = "/aws/reference/secretsmanager/${var.name}-consul-ca-cert"
+  }
 }
 
 module "lambda_registrator" {
@@ -44,21 +29,47 @@ module "lambda_registrator" {
   name                         = "${var.name}-lambda-registrator"
   ecr_image_uri                = "${module.ecr.repository_urls[local.registrator_repository]}:${var.registrator_version}"
   consul_http_addr             = "https://${module.consul_server.server_dns}:8501"
-  consul_ca_cert_path          = aws_ssm_parameter.registrator_ca_cert[0].name
-  consul_http_token_path       = aws_ssm_parameter.registrator_token[0].name
+  consul_ca_cert_path          = local.consul_secret_paths.ca_cert
+  consul_http_token_path       = local.consul_secret_paths.token
   consul_extension_data_prefix = local.extension_data_prefix
   subnet_ids                   = module.vpc.private_subnets
   security_group_ids           = [module.network.mesh_security_group_id]
   sync_frequency_in_minutes    = 1
 }
 
+# The module grants ssm:GetParameter on both paths; reading a secret through
+# Parameter Store also takes secretsmanager:GetSecretValue on the secret.
+resource "aws_iam_role_policy" "registrator_secrets" {
+  count = var.deploy_consul_lambda ? 1 : 0
+
+  name = "${var.name}-lambda-registrator-consul-secrets"
+  # The module names its role after its `name` (0.1.0-beta4 has no outputs).
+  role = "${var.name}-lambda-registrator"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ConsulTokenAndCA"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [module.consul_server.bootstrap_token_secret_arn, module.consul_server.ca_cert_arn]
+    }]
+  })
+  depends_on = [module.lambda_registrator]
+}
+
 # The two gateways differ in kind, name and load balancer only.
 locals {
   gateways = {
-    # greeter-lambda's extension reaches the mesh gateway at its NLB's
-    # address, which the module makes internet-facing; its port admits the
-    # VPC only, and every connection through it is mTLS with a certificate
-    # from Consul's CA. Its Consul service and NLB are named after the family.
+    # greeter-lambda's extension reaches the mesh gateway through
+    # mesh-gateway-lb's internal NLB (below), not the module's own, which
+    # would be internet-facing with no security group and, without
+    # client-IP preservation, would let anyone on the internet reach the
+    # port. Who reaches it now: greeter-lambda's security group, through the
+    # NLB (which admits nothing else and has no public address), and the
+    # mesh's own tasks (the mesh group admits its members on any port). Past
+    # the port every connection is mTLS with certificates from Consul's CA,
+    # and intentions decide who calls whom. Its Consul service is named
+    # after the family.
     mesh-gateway = { service_name = "", load_balancer = true }
     # Only the mesh calls the terminating gateway: no load balancer. Its
     # Consul name is the Name in consul/terminating-gateway.hcl.
@@ -80,7 +91,7 @@ module "gateway" {
   requires_compatibilities = ["FARGATE"]
   enable_transparent_proxy = false
   subnets                  = module.vpc.private_subnets
-  security_groups          = [module.network.mesh_security_group_id]
+  security_groups          = concat([module.network.mesh_security_group_id], each.value.load_balancer ? [module.mesh_gateway_lb[0].gateway_security_group_id] : [])
   consul_server_hosts      = module.consul_server.server_dns
   tls                      = true
   consul_ca_cert_arn       = module.consul_server.ca_cert_arn
@@ -88,18 +99,30 @@ module "gateway" {
   consul_dataplane_image   = var.consul_dataplane_image
   log_configuration        = local.log_configuration[each.key]
 
-  lb_enabled                  = each.value.load_balancer
-  lb_vpc_id                   = each.value.load_balancer ? module.vpc.vpc_id : ""
-  lb_subnets                  = each.value.load_balancer ? module.vpc.public_subnets : []
-  lb_ingress_rule_cidr_blocks = [module.vpc.vpc_cidr_block]
-  # Without a load balancer the module would still index the security group
-  # it makes for one, unless told not to make it.
-  lb_create_security_group = each.value.load_balancer
+  # Our own load balancer, not the module's (lb_enabled): its target group,
+  # and its address as the gateway's WAN address. Without lb_enabled the
+  # module would still index the security group it makes for one, unless
+  # told not to make it.
+  lb_enabled                  = false
+  lb_create_security_group    = false
+  custom_load_balancer_config = each.value.load_balancer ? [{ target_group_arn = module.mesh_gateway_lb[0].target_group_arn, container_name = "consul-dataplane", container_port = module.mesh_gateway_lb[0].port }] : []
+  wan_address                 = each.value.load_balancer ? module.mesh_gateway_lb[0].dns_name : ""
+  wan_port                    = each.value.load_balancer ? module.mesh_gateway_lb[0].port : 0
 
   # Step 4 (migrate_to_lambda): the terminating gateway's Envoy signs
   # invocations of greeter-lambda with this task role. Attaching the policy
   # changes the role, not the task: nothing restarts.
   additional_task_role_policies = each.key == "terminating-gateway" && var.migrate_to_lambda ? [module.greeter_lambda[0].invoke_policy_arn] : []
+}
+
+module "mesh_gateway_lb" {
+  source = "./modules/mesh-gateway-lb"
+  count  = var.deploy_consul_lambda ? 1 : 0
+
+  name       = var.name
+  vpc_id     = module.vpc.vpc_id
+  subnet_ids = module.vpc.private_subnets
+  callers    = { greeter-lambda = module.network.lambda_security_group_id }
 }
 
 # Step 3 (deploy_lambda): greeter-lambda's role, the extension layer and its
@@ -108,6 +131,10 @@ module "gateway" {
 module "greeter_lambda" {
   source = "./modules/greeter-lambda"
   count  = var.deploy_lambda ? 1 : 0
+
+  name = var.name
+  # The function's name is its Consul service's, which consul/ and split
+  # name: greeter-lambda in every copy (see README.md, "Names").
 
   extension_zip         = var.consul_lambda_extension_zip
   extension_version     = var.consul_lambda_extension_version

@@ -58,9 +58,10 @@ module "vpc" {
   private_subnets = [for i in range(3) : cidrsubnet(var.vpc_cidr, 20 - tonumber(split("/", var.vpc_cidr)[1]), i)]
   public_subnets  = [for i in range(3) : cidrsubnet(var.vpc_cidr, 20 - tonumber(split("/", var.vpc_cidr)[1]), i + 8)]
 
-  # One NAT gateway: the tasks pull public images and greeter-lambda reaches
-  # the mesh gateway's public load balancer through it. One is cheaper than
-  # one per zone; a zone outage would cut the demo off, not lose data.
+  # One NAT gateway: the tasks pull public images and greeter-lambda's
+  # extension reaches Parameter Store through it (the mesh gateway's load
+  # balancer is internal). One is cheaper than one per zone; a zone outage
+  # would cut the demo off, not lose data.
   enable_nat_gateway   = true
   single_nat_gateway   = true
   enable_dns_hostnames = true
@@ -76,6 +77,7 @@ module "ecr" {
   source = "./modules/ecr"
 
   repositories = concat(keys(local.services), [local.registrator_repository])
+  prefix       = var.name
 }
 
 module "network" {

@@ -9,7 +9,7 @@ output "ecr_registry" {
 }
 
 output "ecr_repositories" {
-  description = "Repository URL by name: the four services and the registrator's copy."
+  description = "Repository URL by service: the four services and the registrator's copy, each REGISTRY/NAME/SERVICE."
   value       = module.ecr.repository_urls
 }
 
@@ -34,9 +34,19 @@ output "ingress_url" {
   value       = one(module.ingress_alb[*].url)
 }
 
+output "prometheus_url" {
+  description = "Step 1 on (unless prometheus = false): Prometheus's UI and HTTP API, from ingress_cidrs only: what split migrate's metrics judge reads."
+  value       = one(module.prometheus[*].url)
+}
+
+output "name" {
+  description = "The copy's name: the prefix of its ECR repositories (REGISTRY/NAME/SERVICE), which scripts/push-ecr and scripts/copy-registrator-image read."
+  value       = var.name
+}
+
 output "mesh_gateway_uri" {
   description = "Step 2 on: CONSUL_MESH_GATEWAY_URI, host:port of the mesh gateway."
-  value       = one([for k, g in module.gateway : "${g.wan_address}:${g.wan_port}" if k == "mesh-gateway"])
+  value       = one(module.mesh_gateway_lb[*].address)
 }
 
 output "lambda" {
@@ -48,7 +58,7 @@ output "lambda" {
     layer_arn             = f.layer_arn
     subnet_ids            = module.vpc.private_subnets
     security_group_ids    = [module.network.lambda_security_group_id]
-    mesh_gateway_uri      = one([for k, g in module.gateway : "${g.wan_address}:${g.wan_port}" if k == "mesh-gateway"])
+    mesh_gateway_uri      = one(module.mesh_gateway_lb[*].address)
     extension_data_prefix = f.extension_data_prefix
   }])
 }

@@ -53,7 +53,7 @@ module "service" {
 resource "aws_ecs_service" "service" {
   for_each = module.service
 
-  name            = each.key
+  name            = "${var.name}-${each.key}"
   cluster         = module.cluster.cluster_arn
   task_definition = each.value.task_definition_arn
   desired_count   = 1
@@ -88,4 +88,34 @@ module "ingress_alb" {
   ingress_cidrs            = var.ingress_cidrs
   target_port              = local.services.ingress.port
   target_security_group_id = module.network.mesh_security_group_id
+}
+
+# Beside step 1 (deploy_ecs_services, unless prometheus = false): a Prometheus
+# scraping every Envoy (sidecars and gateways, on proxy-defaults' 9102) and
+# each service's /metrics, found in Consul's catalog; its UI and API on the
+# ingress ALB's port 9090, from ingress_cidrs only.
+module "prometheus" {
+  source = "./modules/prometheus"
+  count  = var.deploy_ecs_services && var.prometheus ? 1 : 0
+
+  name                            = var.name
+  vpc_id                          = module.vpc.vpc_id
+  subnet_ids                      = module.vpc.private_subnets
+  cluster_arn                     = module.cluster.cluster_arn
+  log_group_name                  = module.cluster.log_group_name
+  image                           = var.prometheus_image
+  consul_server                   = module.consul_server.server_dns
+  consul_server_security_group_id = module.consul_server.security_group_id
+  consul_ca_cert_secret_arn       = module.consul_server.ca_cert_arn
+  target_security_group_id        = module.network.mesh_security_group_id
+  # consul-ecs registers each sidecar as <service>-sidecar-proxy; the
+  # gateways under their Consul names (lambda.tf). ingress's sidecar splits
+  # greeter's calls: it is the job envoy, the others envoy-mesh.
+  split_envoy_service             = "ingress-sidecar-proxy"
+  envoy_services                  = concat([for s in keys(local.services) : "${s}-sidecar-proxy" if s != "ingress"], ["terminating-gateway", "${var.name}-mesh-gateway"])
+  service_ports                   = { for s, v in local.services : s => v.port }
+  load_balancer_arn               = module.ingress_alb[0].arn
+  load_balancer_dns_name          = module.ingress_alb[0].dns_name
+  load_balancer_security_group_id = module.ingress_alb[0].security_group_id
+  ingress_cidrs                   = var.ingress_cidrs
 }

@@ -20,7 +20,7 @@ variable "name" {
 }
 
 variable "ingress_cidrs" {
-  description = "The IPv4 CIDR blocks allowed to reach the ingress ALB and Consul's UI and API, e.g. [\"203.0.113.7/32\"] for your own address."
+  description = "The IPv4 CIDR blocks allowed to reach the ingress ALB, Prometheus (the ALB's port 9090) and Consul's UI and API, e.g. [\"203.0.113.7/32\"] for your own address."
   type        = list(string)
 
   validation {
@@ -106,6 +106,23 @@ variable "deploy_ecs_services" {
   description = "Step 1: ingress, greeter, greeting and name as ECS services in the mesh, ingress behind the ALB."
   type        = bool
   default     = false
+}
+
+variable "prometheus" {
+  description = "With step 1: a Prometheus beside the mesh (every Envoy and service scraped), its UI and API on the ingress ALB's port 9090 from ingress_cidrs only, for the metrics judge of split migrate."
+  type        = bool
+  default     = true
+}
+
+variable "prometheus_image" {
+  description = "The Prometheus image: the official one, pinned to a full version."
+  type        = string
+  default     = "quay.io/prometheus/prometheus:v3.5.0"
+
+  validation {
+    condition     = can(regex(":v[0-9]+\\.[0-9]+\\.[0-9]+$", var.prometheus_image))
+    error_message = "prometheus_image must name a full Prometheus version, e.g. quay.io/prometheus/prometheus:v3.5.0."
+  }
 }
 
 variable "deploy_consul_lambda" {

@@ -167,6 +167,20 @@ pub enum Command {
         #[arg(default_value = "consul")]
         dir: PathBuf,
     },
+    /// Give the terminating gateway's Consul role the ACL policy in a file
+    /// (service:write on greeter-lambda), on the Consul of CONSUL_HTTP_ADDR
+    /// with CONSUL_HTTP_TOKEN (acl:write). Writes only what differs.
+    Grant {
+        /// The policy's rules; the file's name is the policy's.
+        #[arg(long, default_value = crate::acl::DEFAULT_POLICY_FILE)]
+        policy: PathBuf,
+        /// The role to link it to.
+        #[arg(long, default_value = crate::acl::GATEWAY_ROLE)]
+        role: String,
+        /// Read what Consul holds and print the writes, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Where `split migrate` moves the split.
@@ -385,6 +399,11 @@ pub async fn run(command: Command) -> Output {
                 Err(e) => Output::fail(String::new(), format!("split fault: {e}\n")),
             }
         }
+        Command::Grant {
+            policy,
+            role,
+            dry_run,
+        } => crate::acl::command(&policy, &role, dry_run).await,
         Command::Check { dir } => match consul::load_dir(&dir) {
             Err(e) => Output::fail(String::new(), format!("split check: {e}\n")),
             Ok(files) => {

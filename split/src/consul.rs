@@ -6,7 +6,14 @@
 //! 100 at 0.01 precision, a destination twice, a source twice, an unknown
 //! field) and what Consul would accept but would break the demo (a call of
 //! the graph denied or one outside it allowed, a service without
-//! `Protocol = "http"`, a Lambda the terminating gateway does not link).
+//! `Protocol = "http"`, a Lambda the terminating gateway does not link, a
+//! linked Lambda no ACL policy in `acl/` lets the gateway serve, sidecars
+//! whose Prometheus listener another task cannot scrape).
+//!
+//! Files under an `acl/` folder are ACL policies (rules, as `consul acl
+//! policy create -rules @file` takes them), not config entries: `split
+//! grant` applies them, and the checks here hold them to what the
+//! terminating gateway needs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -43,6 +50,11 @@ pub const GREETER_MESH: CallGraph = CallGraph {
         ("greeter-lambda", "name"),
     ],
 };
+
+/// Where every sidecar's Envoy serves `/metrics`: on all addresses, as the
+/// in-cluster Prometheus scrapes it from another task (terraform/'s
+/// prometheus module opens and scrapes this port).
+pub const ENVOY_PROMETHEUS_BIND_ADDR: &str = "0.0.0.0:9102";
 
 /// The service whose calls the splitter divides.
 pub const SPLIT_SERVICE: &str = "greeter";
@@ -91,6 +103,34 @@ pub enum Entry {
     /// `Kind = "service-splitter"`.
     #[serde(rename = "service-splitter")]
     ServiceSplitter(ServiceSplitter),
+    /// `Kind = "proxy-defaults"`.
+    #[serde(rename = "proxy-defaults")]
+    ProxyDefaults(ProxyDefaults),
+    /// An ACL policy file under `acl/`: not a config entry, never parsed
+    /// from one.
+    #[serde(skip)]
+    AclPolicy(crate::acl::PolicyFile),
+}
+
+/// The defaults of every proxy in the mesh.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ProxyDefaults {
+    /// Always `global`.
+    pub name: String,
+    /// Envoy's opaque config (`envoy_prometheus_bind_addr`, ...).
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// How proxies reach services through mesh gateways.
+    pub mesh_gateway: Option<MeshGatewayConfig>,
+}
+
+/// `MeshGateway { Mode = "local" }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct MeshGatewayConfig {
+    /// `local`, `remote` or `none`.
+    pub mode: String,
 }
 
 /// A service's defaults; here, its protocol.
@@ -190,6 +230,8 @@ impl Entry {
             Self::ServiceIntentions(e) => ("service-intentions", &e.name),
             Self::TerminatingGateway(e) => ("terminating-gateway", &e.name),
             Self::ServiceSplitter(e) => ("service-splitter", &e.name),
+            Self::ProxyDefaults(e) => ("proxy-defaults", &e.name),
+            Self::AclPolicy(p) => ("acl-policy", &p.name),
         };
         format!("{kind}/{name}")
     }
@@ -225,8 +267,23 @@ pub enum LoadError {
     },
 }
 
-/// Parses one file's HCL as one entry.
+/// Parses one file's HCL as one entry, or as an ACL policy when it is in
+/// an `acl/` folder.
 pub fn parse(path: &Path, hcl_text: &str) -> Result<EntryFile, LoadError> {
+    if path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "acl")
+    {
+        let policy = crate::acl::PolicyFile::parse(path, hcl_text).map_err(|message| LoadError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        return Ok(EntryFile {
+            path: path.to_owned(),
+            entry: Entry::AclPolicy(policy),
+        });
+    }
     let entry = hcl::from_str::<Entry>(hcl_text).map_err(|e| LoadError::Parse {
         path: path.to_owned(),
         message: e.to_string().replace('\n', " "),
@@ -290,6 +347,8 @@ pub fn check(graph: &CallGraph, files: &[EntryFile]) -> Vec<String> {
     check_defaults(graph, files, &mut problems);
     check_calls(graph, &intentions, &mut problems);
     check_gateways(graph, files, &mut problems);
+    check_grants(files, &mut problems);
+    check_proxy_defaults(files, &mut problems);
     check_splitters(graph, files, &intentions, &mut problems);
     problems
 }
@@ -440,6 +499,86 @@ fn check_gateways(graph: &CallGraph, files: &[EntryFile], problems: &mut Vec<Str
     }
 }
 
+/// Every service a terminating gateway links needs an ACL policy granting
+/// `service "<name>" { policy = "write" }` (the gateway's role gets it from
+/// `split grant`): without it the gateway has no certificate for the
+/// service and every call to it fails. A policy granting anything else
+/// gives the gateway more than it needs.
+fn check_grants(files: &[EntryFile], problems: &mut Vec<String>) {
+    let linked: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|f| match &f.entry {
+            Entry::TerminatingGateway(g) => Some(g.services.iter().map(|s| s.name.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut granted = BTreeSet::new();
+    for file in files {
+        let Entry::AclPolicy(policy) = &file.entry else {
+            continue;
+        };
+        for rule in &policy.rules {
+            if rule.resource == "service" && rule.access == "write" && linked.contains(rule.segment.as_str())
+            {
+                granted.insert(rule.segment.as_str());
+            } else {
+                problems.push(format!(
+                    "{}: acl-policy/{} grants {} {:?} {:?}: the terminating gateway needs service:write on its linked services ({}) and nothing more",
+                    file.path.display(),
+                    policy.name,
+                    rule.resource,
+                    rule.segment,
+                    rule.access,
+                    linked.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    for service in linked.difference(&granted) {
+        problems.push(format!(
+            "no ACL policy in acl/ grants service \"{service}\" {{ policy = \"write\" }}: the terminating gateway would have no certificate for {service}, and every call to it would fail"
+        ));
+    }
+}
+
+/// The one `proxy-defaults` entry: `global`, every sidecar's Envoy serving
+/// Prometheus metrics where another task can scrape them, and the mesh
+/// gateway mode set.
+fn check_proxy_defaults(files: &[EntryFile], problems: &mut Vec<String>) {
+    let mut found = false;
+    for file in files {
+        let Entry::ProxyDefaults(defaults) = &file.entry else {
+            continue;
+        };
+        found = true;
+        let at = format!("{}: proxy-defaults/{}", file.path.display(), defaults.name);
+        if defaults.name != "global" {
+            problems.push(format!(
+                "{at}: the name must be \"global\" (Consul refuses any other)"
+            ));
+        }
+        match defaults.config.get("envoy_prometheus_bind_addr") {
+            Some(serde_json::Value::String(addr)) if addr == ENVOY_PROMETHEUS_BIND_ADDR => {}
+            other => problems.push(format!(
+                "{at}: Config must hold envoy_prometheus_bind_addr = \"{ENVOY_PROMETHEUS_BIND_ADDR}\" (found {}): Prometheus scrapes every sidecar there from its own task",
+                other.map_or_else(|| "none".to_owned(), ToString::to_string)
+            )),
+        }
+        match defaults.mesh_gateway.as_ref().map(|m| m.mode.as_str()) {
+            Some("local") => {}
+            other => problems.push(format!(
+                "{at}: MeshGateway must say Mode = \"local\" (found {other:?}): calls leave through this datacenter's own mesh gateway"
+            )),
+        }
+    }
+    if !found {
+        problems.push(format!(
+            "no proxy-defaults: no sidecar's Envoy serves Prometheus metrics (it needs Config {{ envoy_prometheus_bind_addr = \"{ENVOY_PROMETHEUS_BIND_ADDR}\" }})"
+        ));
+    }
+}
+
 fn check_splitters(
     graph: &CallGraph,
     files: &[EntryFile],
@@ -556,6 +695,22 @@ mod tests {
         )
     }
 
+    fn grant() -> EntryFile {
+        file(
+            "acl/terminating-gateway-services.hcl",
+            "service \"greeter-lambda\" {\n  policy = \"write\"\n}\n",
+        )
+    }
+
+    fn proxy_defaults(bind: &str, mode: &str) -> EntryFile {
+        file(
+            "proxy-defaults.hcl",
+            &format!(
+                "Kind = \"proxy-defaults\"\nName = \"global\"\nConfig {{\n  envoy_prometheus_bind_addr = \"{bind}\"\n}}\nMeshGateway {{\n  Mode = \"{mode}\"\n}}\n"
+            ),
+        )
+    }
+
     /// A complete, correct set, as `consul/` should be.
     fn good_set() -> Vec<EntryFile> {
         let mut files: Vec<EntryFile> = DEFAULTS.iter().map(|s| defaults(s)).collect();
@@ -571,6 +726,8 @@ mod tests {
         ));
         files.push(intentions("*", &[("*", "deny")]));
         files.push(gateway());
+        files.push(grant());
+        files.push(proxy_defaults("0.0.0.0:9102", "local"));
         files.push(file("splitter.hcl", &splitter("50".parse().unwrap())));
         files
     }
@@ -748,6 +905,60 @@ mod tests {
         let mut files = good_set();
         files.retain(|f| !matches!(f.entry, Entry::TerminatingGateway(_)));
         assert_problem(&files, "no terminating-gateway links greeter-lambda");
+    }
+
+    #[test]
+    fn a_linked_lambda_without_a_write_grant_is_reported() {
+        let mut files = good_set();
+        files.retain(|f| !matches!(f.entry, Entry::AclPolicy(_)));
+        assert_problem(
+            &files,
+            "no ACL policy in acl/ grants service \"greeter-lambda\" { policy = \"write\" }",
+        );
+    }
+
+    #[test]
+    fn a_grant_that_reads_or_reaches_further_is_reported() {
+        for rules in [
+            "service \"greeter-lambda\" {\n  policy = \"read\"\n}\n",
+            "service_prefix \"\" {\n  policy = \"write\"\n}\n",
+            "service \"greeter-lambda\" {\n  policy = \"write\"\n}\nservice \"name\" {\n  policy = \"write\"\n}\n",
+        ] {
+            let mut files = good_set();
+            files.retain(|f| !matches!(f.entry, Entry::AclPolicy(_)));
+            files.push(file("acl/terminating-gateway-services.hcl", rules));
+            let problems = problems_of(&files);
+            assert!(
+                problems.contains("the terminating gateway needs service:write on its linked services (greeter-lambda) and nothing more"),
+                "{rules}: {problems}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sidecar_metrics_listener_prometheus_cannot_reach_is_reported() {
+        let mut files = good_set();
+        files.retain(|f| !matches!(f.entry, Entry::ProxyDefaults(_)));
+        assert_problem(
+            &files,
+            "no proxy-defaults: no sidecar's Envoy serves Prometheus metrics",
+        );
+        files.push(proxy_defaults("127.0.0.1:9102", "local"));
+        assert_problem(
+            &files,
+            "Config must hold envoy_prometheus_bind_addr = \"0.0.0.0:9102\" (found \"127.0.0.1:9102\")",
+        );
+    }
+
+    #[test]
+    fn a_mesh_gateway_mode_other_than_local_is_reported() {
+        let mut files = good_set();
+        files.retain(|f| !matches!(f.entry, Entry::ProxyDefaults(_)));
+        files.push(proxy_defaults("0.0.0.0:9102", "remote"));
+        assert_problem(
+            &files,
+            "MeshGateway must say Mode = \"local\" (found Some(\"remote\"))",
+        );
     }
 
     #[test]

@@ -326,7 +326,7 @@ impl Consul {
     }
 
     /// One request on a connection of its own: a migration makes a few.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,

@@ -2,6 +2,8 @@
 //! greeter-lambda in steps, outside the services, and shows each step.
 //!
 //! - [`share`] holds a traffic share at Consul's 0.01 % precision.
+//! - [`acl`] grants the terminating gateway what it needs to serve
+//!   greeter-lambda (`split grant`).
 //! - [`consul`] prints the `service-splitter` and checks every entry file;
 //!   [`consul_api`] reads and writes it through Consul's HTTP API.
 //! - [`envoy`] sets the weights of the local Envoy at run time, and the
@@ -13,6 +15,7 @@
 //! Run: `cargo run -p split -- observe -n 400 --expect-lambda 50`, or
 //! `cargo run -p split -- migrate --steps 5,25,50,100`
 
+pub mod acl;
 pub mod cli;
 pub mod consul;
 pub mod consul_api;

@@ -6,6 +6,7 @@
 //! - `split migrate --steps 5,25,50,100` (gated steps, rolled back on failure)
 //! - `split fault --abort 20` (the local Envoy fails the Lambda's calls)
 //! - `split check consul` (the Consul entry files)
+//! - `split grant` (the terminating gateway's ACL policy, on Consul)
 
 use std::io::Write;
 use std::process::ExitCode;

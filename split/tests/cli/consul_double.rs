@@ -9,6 +9,13 @@
 //! sees is a problem the test reports. Served over http, or https with the
 //! certificate in `tests/fixtures`.
 //!
+//! The ACL endpoints `split grant` uses, as `agent/acl_endpoint.go`
+//! serves them: `GET /v1/acl/policy/name/<name>` and
+//! `GET /v1/acl/role/name/<name>` (404 when there is none), `PUT
+//! /v1/acl/policy` (create; a name taken is a 400), `PUT
+//! /v1/acl/policy/<id>` and `PUT /v1/acl/role/<id>` (update; the role's
+//! policy links resolved by ID or name, an unknown one a 400).
+//!
 //! Next to it, a fake ingress that answers as the split the double holds
 //! says: `From ingress: From lambda: ...` for the Lambda's exact share of
 //! requests, the container greeter's answer for the rest.
@@ -47,6 +54,17 @@ pub struct Consul {
     pub log: Vec<Logged>,
     /// Requests that break the documented API.
     pub problems: Vec<String>,
+    /// ACL policies and roles.
+    pub acl: Acl,
+}
+
+/// The ACL objects the double holds, as Consul answers them.
+#[derive(Debug, Default)]
+pub struct Acl {
+    /// Policies, with `ID` and indexes.
+    pub policies: Vec<Value>,
+    /// Roles, with `ID` and indexes.
+    pub roles: Vec<Value>,
 }
 
 pub type Shared = Arc<Mutex<Consul>>;
@@ -234,11 +252,194 @@ fn validate(entry: &Value) -> Result<(), String> {
     Ok(())
 }
 
+impl Consul {
+    /// Adds the role consul-ecs's controller makes at start-up: no policy.
+    pub fn with_gateway_role(shared: &Shared, policies: Value) {
+        let mut consul = shared.lock().unwrap();
+        consul.index += 1;
+        let mut role = json!({
+            "ID": "3c5d9b8e-role-0000-0000-terminating00",
+            "Name": "consul-ecs-terminating-gateway-role",
+            "Description": "ECS Terminating Gateway Role",
+            "Hash": "c2FsdA==",
+            "CreateIndex": consul.index,
+            "ModifyIndex": consul.index,
+        });
+        if policies.as_array().is_some_and(|p| !p.is_empty()) {
+            role["Policies"] = policies;
+        }
+        consul.acl.roles.push(role);
+    }
+
+    /// The successful ACL writes, in order: request line and body.
+    pub fn acl_writes(&self) -> Vec<(String, Value)> {
+        self.log
+            .iter()
+            .filter(|l| l.request.starts_with("PUT /v1/acl/") && l.status == 200)
+            .map(|l| (l.request.clone(), l.body.clone().unwrap()))
+            .collect()
+    }
+}
+
+fn by_name<'a>(objects: &'a [Value], name: &str) -> Option<&'a Value> {
+    objects.iter().find(|o| o["Name"] == name)
+}
+
+async fn acl_read(
+    State(shared): State<Shared>,
+    axum::extract::Path((kind, name)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+) -> (StatusCode, String) {
+    let mut consul = shared.lock().unwrap();
+    let request = format!("GET /v1/acl/{kind}/name/{name}");
+    let answer = authorised(&mut consul, &request, &headers).and_then(|()| {
+        let objects = match kind.as_str() {
+            "policy" => &consul.acl.policies,
+            "role" => &consul.acl.roles,
+            _ => return Err((StatusCode::NOT_FOUND, "no such endpoint".into())),
+        };
+        by_name(objects, &name)
+            .map(|o| (StatusCode::OK, o.to_string()))
+            .ok_or((StatusCode::NOT_FOUND, "ACL not found".into()))
+    });
+    let answer = answer.unwrap_or_else(|refused| refused);
+    consul.log.push(Logged {
+        request,
+        status: answer.0.as_u16(),
+        body: None,
+    });
+    answer
+}
+
+/// `PUT /v1/acl/policy` (create) and `PUT /v1/acl/{policy,role}/<id>` (update).
+async fn acl_write(State(shared): State<Shared>, request: axum::extract::Request) -> (StatusCode, String) {
+    let path = request.uri().path().to_owned();
+    let headers = request.headers().clone();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut consul = shared.lock().unwrap();
+    let line = format!("PUT {path}");
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let answer = (|| {
+        authorised(&mut consul, &line, &headers)?;
+        let bad = |why: String| (StatusCode::BAD_REQUEST, why);
+        let Some(Value::Object(mut object)) = parsed.clone() else {
+            return Err(bad("Request decode failed: not a JSON object".into()));
+        };
+        let segments: Vec<&str> = path.trim_start_matches("/v1/acl/").split('/').collect();
+        let allowed: &[&str] = match segments[0] {
+            "policy" => &[
+                "ID",
+                "Name",
+                "Description",
+                "Rules",
+                "Datacenters",
+                "Namespace",
+                "Partition",
+            ],
+            _ => &[
+                "ID",
+                "Name",
+                "Description",
+                "Policies",
+                "ServiceIdentities",
+                "NodeIdentities",
+                "TemplatedPolicies",
+                "Namespace",
+                "Partition",
+            ],
+        };
+        if let Some(key) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(bad(format!("Request decode failed: unknown field {key:?}")));
+        }
+        let name = object
+            .get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if name.is_empty() {
+            return Err(bad("Invalid: a name is required".into()));
+        }
+        consul.index += 1;
+        let index = consul.index;
+        match segments.as_slice() {
+            ["policy"] => {
+                if object.contains_key("ID") {
+                    return Err(bad("Cannot specify an ID when creating a policy".into()));
+                }
+                if by_name(&consul.acl.policies, &name).is_some() {
+                    return Err(bad(format!(
+                        "Invalid Policy: A Policy with Name {name:?} already exists"
+                    )));
+                }
+                object.insert("ID".into(), json!(format!("policy-{index}")));
+                object.insert("CreateIndex".into(), json!(index));
+                object.insert("ModifyIndex".into(), json!(index));
+                let stored = Value::Object(object);
+                consul.acl.policies.push(stored.clone());
+                Ok((StatusCode::OK, stored.to_string()))
+            }
+            [kind @ ("policy" | "role"), id] => {
+                if object.get("ID").is_some_and(|given| given != id) {
+                    return Err(bad("Policy/Role ID in URL and payload do not match".into()));
+                }
+                if *kind == "role" {
+                    let mut links = Vec::new();
+                    for link in object
+                        .get("Policies")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                    {
+                        let found = consul.acl.policies.iter().find(|p| {
+                            (link.get("ID").is_some() && p["ID"] == link["ID"])
+                                || (link.get("ID").is_none() && p["Name"] == link["Name"])
+                        });
+                        let Some(policy) = found else {
+                            return Err(bad(format!("cannot find policy {link}")));
+                        };
+                        links.push(json!({ "ID": policy["ID"], "Name": policy["Name"] }));
+                    }
+                    object.insert("Policies".into(), Value::Array(links));
+                }
+                let objects = if *kind == "policy" {
+                    &mut consul.acl.policies
+                } else {
+                    &mut consul.acl.roles
+                };
+                let Some(held) = objects.iter_mut().find(|o| o["ID"] == *id) else {
+                    return Err(bad(format!("Cannot find {kind} {id}")));
+                };
+                object.insert("ID".into(), json!(id));
+                object.insert("CreateIndex".into(), held["CreateIndex"].clone());
+                object.insert("ModifyIndex".into(), json!(index));
+                *held = Value::Object(object);
+                Ok((StatusCode::OK, held.to_string()))
+            }
+            _ => Err((StatusCode::NOT_FOUND, "no such endpoint".into())),
+        }
+    })()
+    .unwrap_or_else(|refused| refused);
+    if answer.0 == StatusCode::BAD_REQUEST {
+        consul.problems.push(format!("{line}: {}", answer.1));
+    }
+    consul.log.push(Logged {
+        request: line,
+        status: answer.0.as_u16(),
+        body: parsed,
+    });
+    answer
+}
+
 /// The double's router.
 pub fn app(shared: Shared) -> Router {
     Router::new()
         .route("/v1/config/service-splitter/greeter", get(read))
         .route("/v1/config", put(write))
+        .route("/v1/acl/{kind}/name/{name}", get(acl_read))
+        .route("/v1/acl/policy", put(acl_write))
+        .route("/v1/acl/{kind}/{id}", put(acl_write))
         .fallback(
             |State(shared): State<Shared>, request: axum::extract::Request| async move {
                 let line = format!("{} {}", request.method(), request.uri());

@@ -27,6 +27,24 @@ fn the_repository_holds_each_kind_of_entry_the_migration_needs() {
     );
     assert_eq!(count("terminating-gateway/"), 1);
     assert_eq!(count("service-splitter/"), 1);
+    assert_eq!(count("proxy-defaults/global"), 1);
+    assert_eq!(
+        count("acl-policy/terminating-gateway-services"),
+        1,
+        "the grant split grant applies by default"
+    );
+}
+
+#[test]
+fn the_default_policy_file_is_the_one_in_consul() {
+    let path = consul_dir().join("acl/terminating-gateway-services.hcl");
+    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(split::acl::DEFAULT_POLICY_FILE);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        std::fs::read_to_string(default).unwrap()
+    );
 }
 
 #[test]

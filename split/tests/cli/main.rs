@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is the test failing.
 
+mod acl;
 mod consul_double;
 mod entries;
 mod migrate;

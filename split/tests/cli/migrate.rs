@@ -248,7 +248,7 @@ async fn without_a_valid_token_nothing_is_written() {
 }
 
 /// Runs the binary with `env` on top of a clean Consul environment.
-async fn split(args: &[&str], env: &[(&str, String)]) -> Output {
+pub(crate) async fn split(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_split"));
     command.args(args);
     for var in [

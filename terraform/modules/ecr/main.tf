@@ -1,11 +1,12 @@
-# Private ECR repositories. scripts/push-ecr pushes the four ECS images here
-# (each as <commit> and latest), scripts/copy-registrator-image the Lambda
-# registrator's image, which Lambda can only run from a private repository.
+# Private ECR repositories, PREFIX/NAME so that two copies in one region keep
+# apart. scripts/push-ecr pushes the four ECS images here (each as <commit>
+# and latest), scripts/copy-registrator-image the Lambda registrator's image,
+# which Lambda can only run from a private repository.
 resource "aws_ecr_repository" "this" {
   for_each = var.repositories
 
   # checkov:skip=CKV_AWS_51:scripts/push-ecr moves the latest tag on every push; the commit tags never move
-  name                 = each.key
+  name                 = var.prefix == "" ? each.key : "${var.prefix}/${each.key}"
   image_tag_mutability = "MUTABLE"
   # Images are build outputs of this repository: nothing is lost when `terraform destroy` takes them too.
   force_delete = true

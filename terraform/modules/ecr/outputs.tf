@@ -4,7 +4,7 @@ output "registry" {
 }
 
 output "repository_urls" {
-  description = "Repository URL by name."
+  description = "Repository URL by name (without the prefix): REGISTRY/PREFIX/NAME."
   value       = { for name, r in aws_ecr_repository.this : name => r.repository_url }
 }
 

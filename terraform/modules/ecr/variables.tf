@@ -8,6 +8,17 @@ variable "repositories" {
   }
 }
 
+variable "prefix" {
+  description = "Namespace of every repository (PREFIX/NAME): the copy's name, so that two copies in one region keep apart. Empty: NAME alone."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.prefix == "" || can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*$", var.prefix))
+    error_message = "prefix must be empty or lower-case letters, digits and single . _ - between them (e.g. greeter)."
+  }
+}
+
 variable "keep_images" {
   description = "How many images each repository keeps; older ones expire, so repeated pushes cost nothing extra."
   type        = number

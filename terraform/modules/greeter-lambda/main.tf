@@ -13,6 +13,9 @@ locals {
   region       = data.aws_region.current.name
   function_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.function_name}"
   log_group    = "/aws/lambda/${var.function_name}"
+  # IAM names are account-wide: the copy's name keeps two copies apart,
+  # whatever region each is in.
+  iam_name = "${var.name}-${var.function_name}"
 }
 
 resource "aws_cloudwatch_log_group" "function" {
@@ -34,7 +37,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "function" {
-  name               = "${var.function_name}-role"
+  name               = local.iam_name
   description        = "${var.function_name}: VPC, X-Ray, its logs and the Consul extension's data"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
@@ -78,13 +81,13 @@ data "aws_iam_policy_document" "function" {
 }
 
 resource "aws_iam_role_policy" "function" {
-  name   = "${var.function_name}-policy"
+  name   = "${local.iam_name}-policy"
   role   = aws_iam_role.function.id
   policy = data.aws_iam_policy_document.function.json
 }
 
 resource "aws_lambda_layer_version" "extension" {
-  layer_name               = "consul-lambda-extension"
+  layer_name               = "${var.name}-consul-lambda-extension"
   description              = "consul-lambda-extension ${var.extension_version}: calls into the Consul mesh through its mesh gateway"
   filename                 = var.extension_zip
   source_code_hash         = filebase64sha256(var.extension_zip)
@@ -103,7 +106,7 @@ data "aws_iam_policy_document" "invoke" {
 }
 
 resource "aws_iam_policy" "invoke" {
-  name        = "${var.function_name}-invoke"
+  name        = "${local.iam_name}-invoke"
   description = "Invoke ${var.function_name}, and nothing else"
   policy      = data.aws_iam_policy_document.invoke.json
   tags        = var.tags

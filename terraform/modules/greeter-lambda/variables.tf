@@ -1,11 +1,21 @@
+variable "name" {
+  description = "The copy's name: prefix of the role, the invoke policy and the layer, which two copies must not share."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,10}[a-z0-9]$", var.name))
+    error_message = "name must be 2 to 12 lower-case letters, digits or -, starting with a letter (IAM role names hold 64 characters)."
+  }
+}
+
 variable "function_name" {
-  description = "Name of the Lambda function, and so of its Consul service: `cargo lambda deploy` creates the function itself."
+  description = "Name of the Lambda function, and so of its Consul service (the registrator registers a function under its name): `cargo lambda deploy` creates the function itself."
   type        = string
   default     = "greeter-lambda"
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9-_]{1,52}$", var.function_name))
-    error_message = "function_name must be 1 to 52 letters, digits, - or _ (the role's name adds -role)."
+    condition     = can(regex("^[a-zA-Z0-9-_]{1,50}$", var.function_name))
+    error_message = "function_name must be 1 to 50 letters, digits, - or _ (the role's name is NAME-FUNCTION, 64 characters at most)."
   }
 }
 

@@ -1,3 +1,8 @@
+output "arn" {
+  description = "The load balancer's ARN, for listeners of its own (Prometheus's)."
+  value       = aws_lb.this.arn
+}
+
 output "dns_name" {
   description = "The load balancer's DNS name."
   value       = aws_lb.this.dns_name

@@ -2,7 +2,8 @@
 # gateways, the ACL controller) and the Lambda registrator share `mesh`:
 # members reach each other on any port, as Envoy sidecars listen on ports
 # Consul picks. greeter-lambda gets `lambda`: nothing comes in, and it goes out
-# only to AWS APIs (443) and to the mesh gateway.
+# only to AWS APIs (443) here; mesh-gateway-lb opens its way to the mesh
+# gateway's load balancer.
 
 locals {
   # Consul's HTTP, HTTPS, gRPC and gRPC-TLS ports, which dataplanes, the
@@ -56,13 +57,4 @@ resource "aws_vpc_security_group_egress_rule" "lambda_https" {
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-}
-
-resource "aws_vpc_security_group_egress_rule" "lambda_mesh_gateway" {
-  security_group_id = aws_security_group.lambda.id
-  description       = "The mesh gateway's load balancer, for calls to name and greeting"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "tcp"
-  from_port         = var.mesh_gateway_port
-  to_port           = var.mesh_gateway_port
 }

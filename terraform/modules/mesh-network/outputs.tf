@@ -9,8 +9,8 @@ output "lambda_security_group_id" {
 }
 
 output "lambda_egress" {
-  description = "greeter-lambda's allowed egress as PROTOCOL:FROM-TO>CIDR, as EC2 holds it."
-  value       = toset([for r in [aws_vpc_security_group_egress_rule.lambda_https, aws_vpc_security_group_egress_rule.lambda_mesh_gateway] : "${r.ip_protocol}:${r.from_port}-${r.to_port}>${r.cidr_ipv4}"])
+  description = "greeter-lambda's allowed egress to CIDRs as PROTOCOL:FROM-TO>CIDR, as EC2 holds it (mesh-gateway-lb adds the mesh gateway by group)."
+  value       = toset([for r in [aws_vpc_security_group_egress_rule.lambda_https] : "${r.ip_protocol}:${r.from_port}-${r.to_port}>${r.cidr_ipv4}"])
 }
 
 output "consul_server_ports" {

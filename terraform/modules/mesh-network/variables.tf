@@ -28,17 +28,6 @@ variable "consul_server_security_group_id" {
   }
 }
 
-variable "mesh_gateway_port" {
-  description = "The port greeter-lambda's Consul extension reaches the mesh gateway on."
-  type        = number
-  default     = 8443
-
-  validation {
-    condition     = var.mesh_gateway_port > 0 && var.mesh_gateway_port < 65536
-    error_message = "mesh_gateway_port must be a TCP port, 1 to 65535."
-  }
-}
-
 variable "tags" {
   description = "Tags for the security groups."
   type        = map(string)

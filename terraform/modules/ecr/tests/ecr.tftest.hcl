@@ -2,6 +2,7 @@
 
 variables {
   repositories = ["ingress", "greeter", "greeting", "name", "consul-lambda-registrator"]
+  prefix       = "greeter-test"
 }
 
 run "creates_one_scanned_repository_per_name_in_one_registry" {
@@ -18,14 +19,24 @@ run "creates_one_scanned_repository_per_name_in_one_registry" {
   }
 
   assert {
-    condition     = alltrue([for name, url in output.repository_urls : url == "${output.registry}/${name}"])
-    error_message = "every repository must be REGISTRY/NAME; got ${jsonencode(output.repository_urls)}"
+    condition     = alltrue([for name, url in output.repository_urls : url == "${output.registry}/greeter-test/${name}"])
+    error_message = "every repository must be REGISTRY/PREFIX/NAME, as scripts/push-ecr pushes to; got ${jsonencode(output.repository_urls)}"
   }
 
   assert {
     condition     = alltrue(values(output.scan_on_push))
     error_message = "every repository must scan on push"
   }
+}
+
+run "refuses_a_prefix_ecr_would_refuse" {
+  command = plan
+
+  variables {
+    prefix = "Greeter/"
+  }
+
+  expect_failures = [var.prefix]
 }
 
 run "refuses_a_name_ecr_would_refuse" {

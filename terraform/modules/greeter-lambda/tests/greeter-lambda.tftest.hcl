@@ -3,6 +3,7 @@
 # comes from scripts/fetch-lambda-extension) and passes its path in TF_VAR_.
 
 variables {
+  name                  = "greeter-test"
   extension_version     = "0.1.0-beta5"
   extension_data_prefix = "/greeter-test"
 }
@@ -41,12 +42,17 @@ run "grants_exactly_what_the_function_and_the_gateway_need" {
   }
 
   assert {
+    condition     = can(regex("^arn:aws:iam::[0-9]{12}:role/greeter-test-greeter-lambda$", output.role_arn)) && can(regex(":policy/greeter-test-greeter-lambda-invoke$", output.invoke_policy_arn))
+    error_message = "the role and the invoke policy (IAM names are account-wide) must carry the copy's name; got ${output.role_arn}, ${output.invoke_policy_arn}"
+  }
+
+  assert {
     condition     = can(regex("^arn:aws:lambda:us-east-1:[0-9]{12}:function:greeter-lambda$", output.function_arn))
     error_message = "the function ARN must name greeter-lambda in the provider's region; got ${output.function_arn}"
   }
 
   assert {
-    condition     = can(regex(":layer:consul-lambda-extension:[0-9]+$", output.layer_arn)) && output.layer_architectures == toset(["arm64"])
+    condition     = can(regex(":layer:greeter-test-consul-lambda-extension:[0-9]+$", output.layer_arn)) && output.layer_architectures == toset(["arm64"])
     error_message = "an arm64 consul-lambda-extension layer version expected; got ${output.layer_arn}"
   }
 }

@@ -1,0 +1,37 @@
+# Test scaffolding: stand-ins for the mesh's and the Consul server's security
+# groups, and for the secret holding Consul's CA.
+variable "vpc_id" {
+  description = "The fixture VPC."
+  type        = string
+}
+
+resource "aws_security_group" "stand_in" {
+  # checkov:skip=CKV2_AWS_5:test stand-ins for the mesh's and dev-server's groups, attached to nothing on purpose
+  for_each = toset(["mesh", "consul"])
+
+  name        = "${each.key}-stand-in"
+  description = "Stands in for the ${each.key} group in tests"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_secretsmanager_secret" "ca" {
+  # checkov:skip=CKV_AWS_149:test stand-in on moto, holding no secret
+  # checkov:skip=CKV2_AWS_57:test stand-in on moto, never rotated
+  name                    = "consul-ca-stand-in"
+  recovery_window_in_days = 0
+}
+
+output "mesh_security_group_id" {
+  description = "The mesh stand-in."
+  value       = aws_security_group.stand_in["mesh"].id
+}
+
+output "consul_security_group_id" {
+  description = "The Consul server stand-in."
+  value       = aws_security_group.stand_in["consul"].id
+}
+
+output "ca_secret_arn" {
+  description = "The CA secret stand-in."
+  value       = aws_secretsmanager_secret.ca.arn
+}

@@ -1,0 +1,192 @@
+variable "name" {
+  description = "Prefix of every name: the task family, service, security group, role, target group."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,17}[a-z0-9]$", var.name))
+    error_message = "name must be 2 to 19 lower-case letters, digits or -, starting with a letter (a target group's name holds 32 characters, and -prometheus is added)."
+  }
+}
+
+variable "vpc_id" {
+  description = "The VPC of the task and the load balancer."
+  type        = string
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must be a VPC ID (vpc-...)."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Private subnets for the task (it reaches its image through the NAT gateway)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "subnet_ids must be subnet IDs (subnet-...)."
+  }
+}
+
+variable "cluster_arn" {
+  description = "The ECS cluster the task runs in."
+  type        = string
+}
+
+variable "log_group_name" {
+  description = "The cluster's log group; the task writes under the prefix prometheus."
+  type        = string
+}
+
+variable "image" {
+  description = "The Prometheus image, the official one pinned to a full version."
+  type        = string
+  default     = "quay.io/prometheus/prometheus:v3.5.0"
+
+  validation {
+    condition     = can(regex(":v[0-9]+\\.[0-9]+\\.[0-9]+$", var.image))
+    error_message = "image must name a full Prometheus version, e.g. quay.io/prometheus/prometheus:v3.5.0."
+  }
+}
+
+variable "consul_server" {
+  description = "The Consul server's DNS name, whose catalog lists the targets."
+  type        = string
+}
+
+variable "consul_https_port" {
+  description = "Consul's HTTPS port."
+  type        = number
+  default     = 8501
+}
+
+variable "consul_server_security_group_id" {
+  description = "The Consul server's security group, opened to Prometheus on the HTTPS port."
+  type        = string
+
+  validation {
+    condition     = can(regex("^sg-[0-9a-f]+$", var.consul_server_security_group_id))
+    error_message = "consul_server_security_group_id must be a security group ID (sg-...)."
+  }
+}
+
+variable "consul_ca_cert_secret_arn" {
+  description = "The Secrets Manager secret holding Consul's CA certificate (PEM), which signs its HTTPS."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:secretsmanager:", var.consul_ca_cert_secret_arn))
+    error_message = "consul_ca_cert_secret_arn must be a Secrets Manager ARN."
+  }
+}
+
+variable "target_security_group_id" {
+  description = "The mesh tasks' security group, opened to Prometheus on the Envoy metrics port and each service's port."
+  type        = string
+
+  validation {
+    condition     = can(regex("^sg-[0-9a-f]+$", var.target_security_group_id))
+    error_message = "target_security_group_id must be a security group ID (sg-...)."
+  }
+}
+
+variable "split_envoy_service" {
+  description = "The Consul service of the Envoy that splits greeter's calls (ingress's sidecar), scraped on envoy_metrics_port as the job envoy."
+  type        = string
+  default     = "ingress-sidecar-proxy"
+}
+
+variable "envoy_services" {
+  description = "The other Consul services that are Envoys (sidecars, gateways), scraped on envoy_metrics_port as the job envoy-mesh."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.envoy_services) > 0
+    error_message = "envoy_services must name at least one Consul service, e.g. greeter-sidecar-proxy."
+  }
+}
+
+variable "envoy_metrics_port" {
+  description = "Where every Envoy serves /metrics: the port of envoy_prometheus_bind_addr in consul/proxy-defaults.hcl."
+  type        = number
+  default     = 9102
+}
+
+variable "service_ports" {
+  description = "Each service scraped at GET /metrics on its own port, as a job of its name, e.g. { ingress = 8080, greeter = 3000 }."
+  type        = map(number)
+
+  validation {
+    condition     = length(var.service_ports) > 0 && alltrue([for p in values(var.service_ports) : p > 0 && p < 65536])
+    error_message = "service_ports must map at least one service to a TCP port."
+  }
+}
+
+variable "load_balancer_arn" {
+  description = "The ALB Prometheus is a listener of (the ingress ALB)."
+  type        = string
+}
+
+variable "load_balancer_dns_name" {
+  description = "That ALB's DNS name, for the URL."
+  type        = string
+}
+
+variable "load_balancer_security_group_id" {
+  description = "That ALB's security group: opened to ingress_cidrs on listener_port, and out to Prometheus."
+  type        = string
+
+  validation {
+    condition     = can(regex("^sg-[0-9a-f]+$", var.load_balancer_security_group_id))
+    error_message = "load_balancer_security_group_id must be a security group ID (sg-...)."
+  }
+}
+
+variable "listener_port" {
+  description = "The ALB port Prometheus's API and UI answer on."
+  type        = number
+  default     = 9090
+
+  validation {
+    condition     = var.listener_port > 0 && var.listener_port < 65536 && var.listener_port != 80
+    error_message = "listener_port must be a TCP port other than 80 (ingress's listener)."
+  }
+}
+
+variable "ingress_cidrs" {
+  description = "The only IPv4 CIDR blocks that reach Prometheus, e.g. [\"203.0.113.7/32\"]."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.ingress_cidrs) > 0 && alltrue([for c in var.ingress_cidrs : can(cidrnetmask(c))]) && !contains(var.ingress_cidrs, "0.0.0.0/0")
+    error_message = "ingress_cidrs must hold at least one IPv4 CIDR block such as 203.0.113.7/32, and not 0.0.0.0/0: Prometheus's API has no authentication."
+  }
+}
+
+variable "scrape_interval" {
+  description = "How often every target is scraped (the compose stack's 2s, so the same queries and judge windows hold)."
+  type        = string
+  default     = "2s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(ms|s|m)$", var.scrape_interval))
+    error_message = "scrape_interval must be a Prometheus duration such as 2s."
+  }
+}
+
+variable "retention" {
+  description = "How long Prometheus keeps its samples (lost with its task anyway)."
+  type        = string
+  default     = "2d"
+
+  validation {
+    condition     = can(regex("^[0-9]+(h|d|w)$", var.retention))
+    error_message = "retention must be a Prometheus duration such as 2d."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
