@@ -2,7 +2,11 @@
 //! greeter and greeter-lambda, changed at run time through the admin
 //! endpoint `/runtime_modify`; and the faults its fault filter injects
 //! into the calls routed to greeter-lambda, for a demonstration of a
-//! migration that rolls back (`split fault`).
+//! migration that rolls back (`split fault`). The fault filter sits in the
+//! listener playing Consul's terminating gateway, past the splitter's
+//! greeter-lambda cluster, so that cluster's metrics see an injected abort
+//! as a 503 and an injected delay as a slow answer, as they would see a
+//! failing Lambda on AWS.
 //!
 //! `envoy/envoy.yaml` names the route's `runtime_key_prefix`
 //! ([`RUNTIME_KEY_PREFIX`]); Envoy then reads each cluster's weight from
@@ -112,8 +116,9 @@ pub async fn get(admin: &Url, timeout: Duration) -> Result<Option<Share>, SetErr
 }
 
 /// Faults Envoy injects into the calls routed to greeter-lambda: the fault
-/// filter of `envoy/envoy.yaml`, restricted to that cluster, reads these
-/// from the runtime per request. All zero is no fault.
+/// filter of `envoy/envoy.yaml`'s terminating gateway, which only the
+/// Lambda's calls reach, reads these from the runtime per request. All zero
+/// is no fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
     /// Percent of the Lambda's calls answered by Envoy itself with `status`.
@@ -480,23 +485,47 @@ mod tests {
         );
     }
 
+    /// `envoy/envoy.yaml`'s listeners: ingress's sidecar, then the
+    /// terminating gateway, each as its text.
+    fn envoy_listeners() -> (&'static str, &'static str) {
+        let config = include_str!("../../envoy/envoy.yaml");
+        let listeners = config.find("\n  listeners:\n").expect("no listeners");
+        let gateway = config
+            .find("\n    - name: terminating-gateway\n")
+            .expect("no terminating-gateway listener");
+        let clusters = config.find("\n  clusters:\n").expect("no clusters");
+        assert!(listeners < gateway && gateway < clusters);
+        (&config[listeners..gateway], &config[gateway..clusters])
+    }
+
     #[test]
     fn the_envoy_config_faults_only_the_lambdas_calls_by_these_runtime_keys() {
-        let config = include_str!("../../envoy/envoy.yaml");
-        let fault = config
+        let (sidecar, gateway) = envoy_listeners();
+        // Past the sidecar, so its greeter-lambda cluster gets what the fault
+        // makes of the call: the sidecar has the router alone.
+        assert!(
+            !sidecar.contains("envoy.filters.http.fault"),
+            "a fault filter in the sidecar"
+        );
+        assert_eq!(sidecar.matches("\n                  - name: ").count(), 1);
+        assert!(sidecar.contains("\n                  - name: envoy.filters.http.router\n"));
+        let fault = gateway
             .find("- name: envoy.filters.http.fault")
-            .expect("no fault filter");
+            .expect("no fault filter in the terminating gateway");
         // The filters of http_filters, not the per-route aws_lambda config.
         let others = [
             "- name: envoy.filters.http.aws_lambda",
             "- name: envoy.filters.http.router",
         ];
         assert!(
-            others.iter().all(|f| config.find(f).is_none_or(|at| at > fault)),
+            others
+                .iter()
+                .all(|f| gateway.find(f).is_some_and(|at| at > fault)),
             "the fault filter must come first"
         );
-        let filter = &config[fault..config.find("- name: envoy.filters.http.router").unwrap()];
-        assert!(filter.contains(&format!("upstream_cluster: {LAMBDA_SERVICE}\n")));
+        let filter = &gateway[fault..gateway.find("- name: envoy.filters.http.aws_lambda").unwrap()];
+        // Every call to the gateway is the Lambda's.
+        assert!(!filter.contains("upstream_cluster"));
         let fields = [
             "abort_percent_runtime",
             "abort_http_status_runtime",
@@ -521,7 +550,7 @@ mod tests {
 
     #[test]
     fn the_envoy_config_routes_by_these_runtime_keys() {
-        let config = include_str!("../../envoy/envoy.yaml");
+        let (config, _) = envoy_listeners();
         assert!(config.contains(&format!("runtime_key_prefix: {RUNTIME_KEY_PREFIX}\n")));
         for (key, weight) in runtime_weights("50".parse().unwrap()) {
             let cluster = key.trim_start_matches(&format!("{RUNTIME_KEY_PREFIX}."));
