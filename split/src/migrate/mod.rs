@@ -1,0 +1,313 @@
+//! `split migrate`: the Lambda's share walked through steps, each step
+//! judged by what the two destinations did in the same window, and rolled
+//! back when the Lambda fails its gates.
+//!
+//! A run reads where the split stands, checks the baseline (a short window
+//! before anything is written: a failing stack is not the Lambda's fault),
+//! then for each step writes the share ([`target`]), holds a window
+//! ([`probes`] fills it from probe requests through ingress), and judges
+//! it ([`judge`], a pure function of the window and the [`Gates`]). A
+//! failed step rolls the share back ([`Rollback`]) and ends the run with
+//! exit code 1; SIGINT or SIGTERM returns it to the last passed step, exit
+//! code 130; someone else's change to the split stops the run with nothing
+//! more written, exit code 1. [`run`] fills the [`MigrationReport`] in one
+//! place whichever way the run ends; [`report`] prints it.
+
+mod judge;
+mod plan;
+mod probes;
+mod progress;
+mod report;
+mod target;
+
+use std::time::{Duration, Instant};
+
+use service_core::upstream::Client;
+
+use crate::observe::Probe;
+use crate::share::Share;
+pub use judge::{Destination, Source, Window};
+use judge::{Judged, Reference, judge_baseline, judge_step};
+pub use plan::{Args, DEFAULT_STEPS, Gates, Hold, Plan, Rollback, Steps, TargetKind};
+pub use progress::Progress;
+use progress::live_line;
+pub use report::{Ending, MigrationReport, StepReport, Verdict};
+use report::{join_shares, summary};
+pub use target::{TARGET_TIMEOUT, Target, TargetError};
+
+/// How a run ended, before it is written into the report.
+struct End {
+    ending: Ending,
+    message: String,
+}
+
+impl End {
+    fn new(ending: Ending, message: impl Into<String>) -> Self {
+        Self {
+            ending,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs the migration on `target`. `interrupted` resolves on SIGINT or
+/// SIGTERM.
+pub async fn run<F>(plan: &Plan, target: &mut Target, progress: &Progress, interrupted: F) -> MigrationReport
+where
+    F: std::future::Future<Output = ()>,
+{
+    tokio::pin!(interrupted);
+    let mut report = MigrationReport {
+        target: target.describe(),
+        started_at: None,
+        plan: plan.steps.0.clone(),
+        baseline: None,
+        steps: Vec::new(),
+        ending: Ending::Error,
+        message: String::new(),
+        final_share: None,
+        gates: plan.gates,
+        hold: plan.hold,
+        rollback: plan.rollback,
+    };
+    let end = walk(plan, target, progress, &mut interrupted, &mut report).await;
+    // The one place a run's end is written down, whichever way it ended.
+    report.ending = end.ending;
+    report.message = end.message;
+    report.final_share = match end.ending {
+        // A write may or may not have landed: ask.
+        Ending::Error => match target.read().await {
+            Ok(share) => share,
+            Err(_) => target.last_share(),
+        },
+        _ => target.last_share(),
+    };
+    report
+}
+
+/// The baseline and the steps, each recorded in `report` as it is judged.
+async fn walk<F>(
+    plan: &Plan,
+    target: &mut Target,
+    progress: &Progress,
+    interrupted: &mut std::pin::Pin<&mut F>,
+    report: &mut MigrationReport,
+) -> End
+where
+    F: std::future::Future<Output = ()>,
+{
+    let client = match Client::new(plan.timeout) {
+        Ok(client) => client,
+        Err(e) => return End::new(Ending::Error, format!("cannot build the HTTP client: {e}")),
+    };
+    let start = match target.read().await {
+        Ok(share) => share,
+        Err(e) => {
+            return End::new(
+                Ending::Error,
+                format!(
+                    "cannot read the split from {}: {e}; nothing was written",
+                    target.describe()
+                ),
+            );
+        }
+    };
+    report.started_at = start;
+    let start_share = start.unwrap_or(Share::ZERO);
+    let steps: Vec<Share> = plan
+        .steps
+        .0
+        .iter()
+        .copied()
+        .filter(|s| *s > start_share)
+        .collect();
+    progress.line(&format!(
+        "split migrate: {} holds the Lambda at {}; steps {}",
+        target.describe(),
+        start.map_or_else(|| "envoy.yaml's weights".to_owned(), |s| format!("{s}%")),
+        join_shares(&steps)
+    ));
+    if steps.len() < plan.steps.0.len() {
+        progress.line(&format!(
+            "  steps at or below {start_share}% skipped: the Lambda already has that share"
+        ));
+    }
+
+    // The baseline: the stack as it is, before anything moves.
+    let baseline_hold = Hold {
+        requests: plan.hold.baseline_requests(),
+        max_requests: plan.hold.baseline_requests(),
+        min_time: Duration::ZERO,
+        settle: Duration::ZERO,
+    };
+    let Some(window) = probe_window(
+        plan,
+        &client,
+        &baseline_hold,
+        start_share,
+        progress,
+        "baseline",
+        interrupted,
+    )
+    .await
+    else {
+        return End::new(
+            Ending::Interrupted,
+            "interrupted during the baseline; nothing was written",
+        );
+    };
+    let judged = judge_baseline(&window);
+    let mut reference = Reference::default().updated(&window.greeter);
+    report.baseline = Some(StepReport {
+        lambda_share: start_share,
+        window,
+        verdict: judged.clone().into(),
+    });
+    if let Judged::BaselineBroken(why) = judged {
+        let whose = if start_share == Share::ZERO {
+            "not the Lambda's fault, nothing was written"
+        } else {
+            "nothing was written"
+        };
+        return End::new(Ending::Stopped, format!("{why}; {whose}"));
+    }
+
+    let mut last_passed = start_share;
+    for (index, &share) in steps.iter().enumerate() {
+        let label = format!("step {}/{} lambda {share}%", index + 1, steps.len());
+        progress.line(&format!("{label}: {}", target.describe_write(share)));
+        if let Err(e) = target.write(share).await {
+            let message = format!("writing {share}% failed: {e}");
+            if !e.may_have_landed() {
+                return End::new(Ending::Error, message);
+            }
+            // No answer: put the last passed step back, unless someone
+            // else's change is there.
+            return match target.recover(share, last_passed).await {
+                Ok(()) => restore(target, last_passed, progress, End::new(Ending::Error, message)).await,
+                Err(e) => End::new(Ending::Error, format!("{message}; {e}")),
+            };
+        }
+        let window = tokio::select! {
+            () = tokio::time::sleep(plan.hold.settle) => {
+                probe_window(plan, &client, &plan.hold, share, progress, &label, interrupted).await
+            }
+            () = interrupted.as_mut() => None,
+        };
+        let Some(window) = window else {
+            report.steps.push(StepReport::interrupted(share, Source::Probes));
+            let end = End::new(
+                Ending::Interrupted,
+                format!("interrupted during the {share}% step; back to the last passed step, {last_passed}%"),
+            );
+            return restore(target, last_passed, progress, end).await;
+        };
+        // A window at someone else's share is no window of this step.
+        if let Err(e) = target.check(&format!("after the {share}% step's window")).await {
+            return End::new(Ending::Error, e.to_string());
+        }
+        let judged = judge_step(&window, &plan.gates, reference);
+        reference = reference.updated(&window.greeter);
+        let step = StepReport {
+            lambda_share: share,
+            window,
+            verdict: judged.clone().into(),
+        };
+        progress.line(&format!("{label}: {}", summary(&step)));
+        report.steps.push(step);
+        match judged {
+            Judged::Passed => last_passed = share,
+            Judged::Failed(why) => {
+                let back = match plan.rollback {
+                    Rollback::Zero => Share::ZERO,
+                    Rollback::Previous => last_passed,
+                };
+                let end = End::new(
+                    Ending::RolledBack,
+                    format!(
+                        "the {share}% step failed ({}); rolled back to {back}%",
+                        why.join("; ")
+                    ),
+                );
+                return restore(target, back, progress, end).await;
+            }
+            Judged::BaselineBroken(why) => {
+                return End::new(
+                    Ending::Stopped,
+                    format!("{why}; not the Lambda's fault: stopped at {share}% without moving"),
+                );
+            }
+        }
+    }
+    End::new(
+        Ending::Completed,
+        format!(
+            "every step passed: the Lambda holds {}%",
+            steps.last().copied().unwrap_or(start_share)
+        ),
+    )
+}
+
+/// Writes `share` back; a failure to do so is the run's error.
+async fn restore(target: &mut Target, share: Share, progress: &Progress, end: End) -> End {
+    progress.line(&format!(
+        "rolling back to {share}%: {}",
+        target.describe_write(share)
+    ));
+    match target.write(share).await {
+        Ok(()) => end,
+        Err(e) => End {
+            ending: match end.ending {
+                Ending::Interrupted => Ending::Interrupted,
+                _ => Ending::Error,
+            },
+            message: format!("{}; THE ROLLBACK TO {share}% FAILED: {e}", end.message),
+        },
+    }
+}
+
+/// Probes until the hold is over; `None` if interrupted first.
+async fn probe_window<F>(
+    plan: &Plan,
+    client: &Client,
+    hold: &Hold,
+    share: Share,
+    progress: &Progress,
+    label: &str,
+    interrupted: &mut std::pin::Pin<&mut F>,
+) -> Option<Window>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let probe = Probe::start(client, &plan.url, plan.concurrency, hold.max_requests, plan.rate);
+    let needs_lambda = share > Share::ZERO;
+    // Often enough that a fast stack overshoots the hold by little.
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = interrupted.as_mut() => {
+                probe.abort().await;
+                progress.live("");
+                return None;
+            }
+        }
+        let (sent, lambda) = probe.counts();
+        if progress.shows_live() {
+            progress.live(&live_line(
+                label,
+                &probe.samples(),
+                hold,
+                plan.gates.min_lambda_answers,
+            ));
+        }
+        let enough = sent >= hold.requests
+            && started.elapsed() >= hold.min_time
+            && (!needs_lambda || lambda >= plan.gates.min_lambda_answers);
+        if enough || sent >= hold.max_requests {
+            progress.live("");
+            return Some(probes::window(&probe.finish(true).await, share));
+        }
+    }
+}
