@@ -69,7 +69,7 @@ pub enum Command {
     /// back), the run stopped or someone else changed the split, 130 on
     /// Ctrl-C or SIGTERM (back to the last passed step), 64 for bad input
     /// (nothing written).
-    Migrate(migrate::Args),
+    Migrate(Box<migrate::Args>),
     /// Make the local Envoy fail or slow down the calls it routes to
     /// greeter-lambda, to watch `split migrate` roll back. No option: no fault.
     Fault {

@@ -75,7 +75,7 @@ impl Destination {
     }
 
     /// Requests answered or failed.
-    pub(crate) fn requests(&self) -> u64 {
+    pub fn requests(&self) -> u64 {
         self.answers + self.failed
     }
 }

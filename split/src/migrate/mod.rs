@@ -5,8 +5,10 @@
 //! A run reads where the split stands, checks the baseline (a short window
 //! before anything is written: a failing stack is not the Lambda's fault),
 //! then for each step writes the share ([`target`]), holds a window
-//! ([`probes`] fills it from probe requests through ingress), and judges
-//! it ([`judge`], a pure function of the window and the [`Gates`]). A
+//! ([`probes`] fills it from probe requests through ingress, or
+//! [`prometheus`] from the traffic the mesh carried, with the probes as
+//! optional load), and judges it ([`judge`], one pure function of the
+//! window and the [`Gates`] whichever source filled it). A
 //! failed step rolls the share back ([`Rollback`]) and ends the run with
 //! exit code 1; SIGINT or SIGTERM returns it to the last passed step, exit
 //! code 130; someone else's change to the split stops the run with nothing
@@ -17,6 +19,7 @@ mod judge;
 mod plan;
 mod probes;
 mod progress;
+mod prometheus;
 mod report;
 mod target;
 
@@ -24,13 +27,16 @@ use std::time::{Duration, Instant};
 
 use service_core::upstream::Client;
 
-use crate::observe::Probe;
+use crate::observe::{self, Probe};
 use crate::share::Share;
 pub use judge::{Destination, Source, Window};
 use judge::{Judged, Reference, judge_baseline, judge_step};
-pub use plan::{Args, DEFAULT_STEPS, Gates, Hold, Plan, Rollback, Steps, TargetKind};
+pub use plan::{
+    Args, DEFAULT_STEPS, Gates, Hold, Judge, JudgeKind, Plan, Rollback, Steps, Switch, TargetKind,
+};
 pub use progress::Progress;
 use progress::live_line;
+use prometheus::{PromError, Prometheus};
 pub use report::{Ending, MigrationReport, StepReport, Verdict};
 use report::{join_shares, summary};
 pub use target::{TARGET_TIMEOUT, Target, TargetError};
@@ -75,8 +81,9 @@ where
     report.ending = end.ending;
     report.message = end.message;
     report.final_share = match end.ending {
-        // A write may or may not have landed: ask.
-        Ending::Error => match target.read().await {
+        // A write may or may not have landed: ask (a target never read
+        // was never written either).
+        Ending::Error if target.was_read() => match target.read().await {
             Ok(share) => share,
             Err(_) => target.last_share(),
         },
@@ -99,6 +106,25 @@ where
     let client = match Client::new(plan.timeout) {
         Ok(client) => client,
         Err(e) => return End::new(Ending::Error, format!("cannot build the HTTP client: {e}")),
+    };
+    let prometheus = match &plan.judge {
+        Judge::Probes => None,
+        Judge::Prometheus { url, .. } => {
+            let checked = match Prometheus::new(url.clone(), plan.timeout) {
+                Ok(prometheus) => prometheus.check().await.map(|()| prometheus),
+                Err(e) => return End::new(Ending::Error, format!("cannot build the HTTP client: {e}")),
+            };
+            match checked {
+                Ok(prometheus) => Some(prometheus),
+                Err(e) => return End::new(Ending::Error, format!("{e}; nothing was written")),
+            }
+        }
+    };
+    let windows = Windows {
+        plan,
+        client: &client,
+        prometheus: prometheus.as_ref(),
+        progress,
     };
     let start = match target.read().await {
         Ok(share) => share,
@@ -137,24 +163,25 @@ where
     let baseline_hold = Hold {
         requests: plan.hold.baseline_requests(),
         max_requests: plan.hold.baseline_requests(),
-        min_time: Duration::ZERO,
+        // Probes count requests; Prometheus needs scrapes.
+        min_time: match plan.judge {
+            Judge::Probes => Duration::ZERO,
+            Judge::Prometheus { .. } => plan.hold.min_time,
+        },
         settle: Duration::ZERO,
     };
-    let Some(window) = probe_window(
-        plan,
-        &client,
-        &baseline_hold,
-        start_share,
-        progress,
-        "baseline",
-        interrupted,
-    )
-    .await
-    else {
-        return End::new(
-            Ending::Interrupted,
-            "interrupted during the baseline; nothing was written",
-        );
+    let window = match windows
+        .hold(&baseline_hold, start_share, "baseline", interrupted)
+        .await
+    {
+        None => {
+            return End::new(
+                Ending::Interrupted,
+                "interrupted during the baseline; nothing was written",
+            );
+        }
+        Some(Err(e)) => return End::new(Ending::Error, format!("{e}; nothing was written")),
+        Some(Ok(window)) => window,
     };
     let judged = judge_baseline(&window);
     let mut reference = Reference::default().updated(&window.greeter);
@@ -190,12 +217,13 @@ where
         }
         let window = tokio::select! {
             () = tokio::time::sleep(plan.hold.settle) => {
-                probe_window(plan, &client, &plan.hold, share, progress, &label, interrupted).await
+                windows.hold(&plan.hold, share, &label, interrupted).await
             }
             () = interrupted.as_mut() => None,
         };
+        let source = windows.source();
         let Some(window) = window else {
-            report.steps.push(StepReport::interrupted(share, Source::Probes));
+            report.steps.push(StepReport::interrupted(share, source));
             let end = End::new(
                 Ending::Interrupted,
                 format!("interrupted during the {share}% step; back to the last passed step, {last_passed}%"),
@@ -206,7 +234,17 @@ where
         if let Err(e) = target.check(&format!("after the {share}% step's window")).await {
             return End::new(Ending::Error, e.to_string());
         }
-        let judged = judge_step(&window, &plan.gates, reference);
+        // No figures is never a pass.
+        let (window, judged) = match window {
+            Ok(window) => {
+                let judged = judge_step(&window, &plan.gates, reference);
+                (window, judged)
+            }
+            Err(e) => (
+                StepReport::interrupted(share, source).window,
+                Judged::Failed(vec![format!("no data from Prometheus: {e}")]),
+            ),
+        };
         reference = reference.updated(&window.greeter);
         let step = StepReport {
             lambda_share: share,
@@ -266,48 +304,155 @@ async fn restore(target: &mut Target, share: Share, progress: &Progress, end: En
     }
 }
 
-/// Probes until the hold is over; `None` if interrupted first.
-async fn probe_window<F>(
-    plan: &Plan,
-    client: &Client,
-    hold: &Hold,
-    share: Share,
-    progress: &Progress,
-    label: &str,
-    interrupted: &mut std::pin::Pin<&mut F>,
-) -> Option<Window>
-where
-    F: std::future::Future<Output = ()>,
-{
-    let probe = Probe::start(client, &plan.url, plan.concurrency, hold.max_requests, plan.rate);
-    let needs_lambda = share > Share::ZERO;
-    // Often enough that a fast stack overshoots the hold by little.
-    let mut tick = tokio::time::interval(Duration::from_millis(25));
-    let started = Instant::now();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = interrupted.as_mut() => {
-                probe.abort().await;
+/// Where windows come from: the probes, or Prometheus (with probes as
+/// load, if on).
+struct Windows<'a> {
+    plan: &'a Plan,
+    client: &'a Client,
+    prometheus: Option<&'a Prometheus>,
+    progress: &'a Progress,
+}
+
+impl Windows<'_> {
+    fn source(&self) -> Source {
+        match self.prometheus {
+            None => Source::Probes,
+            Some(_) => Source::Prometheus,
+        }
+    }
+
+    /// Holds a window at `share`; `None` if interrupted first.
+    async fn hold<F>(
+        &self,
+        hold: &Hold,
+        share: Share,
+        label: &str,
+        interrupted: &mut std::pin::Pin<&mut F>,
+    ) -> Option<Result<Window, PromError>>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        match (self.prometheus, &self.plan.judge) {
+            (Some(prometheus), Judge::Prometheus { max_time, .. }) => {
+                let baseline = label == "baseline";
+                self.metrics_window(prometheus, hold.min_time, *max_time, baseline, label, interrupted)
+                    .await
+            }
+            _ => self.probe_window(hold, share, label, interrupted).await.map(Ok),
+        }
+    }
+
+    /// Probes until the hold is over; `None` if interrupted first.
+    async fn probe_window<F>(
+        &self,
+        hold: &Hold,
+        share: Share,
+        label: &str,
+        interrupted: &mut std::pin::Pin<&mut F>,
+    ) -> Option<Window>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        let (plan, progress) = (self.plan, self.progress);
+        let probe = Probe::start(
+            self.client,
+            &plan.url,
+            plan.concurrency,
+            hold.max_requests,
+            plan.rate,
+        );
+        let needs_lambda = share > Share::ZERO;
+        // Often enough that a fast stack overshoots the hold by little.
+        let mut tick = tokio::time::interval(Duration::from_millis(25));
+        let started = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = interrupted.as_mut() => {
+                    probe.abort().await;
+                    progress.live("");
+                    return None;
+                }
+            }
+            let (sent, lambda) = probe.counts();
+            if progress.shows_live() {
+                progress.live(&live_line(
+                    label,
+                    &probe.samples(),
+                    hold,
+                    plan.gates.min_lambda_answers,
+                ));
+            }
+            let enough = sent >= hold.requests
+                && started.elapsed() >= hold.min_time
+                && (!needs_lambda || lambda >= plan.gates.min_lambda_answers);
+            if enough || sent >= hold.max_requests {
                 progress.live("");
-                return None;
+                return Some(probes::window(&probe.finish(true).await, share));
             }
         }
-        let (sent, lambda) = probe.counts();
-        if progress.shows_live() {
-            progress.live(&live_line(
-                label,
-                &probe.samples(),
-                hold,
-                plan.gates.min_lambda_answers,
-            ));
+    }
+
+    /// Counts the mesh's traffic from a scrape after now to one after
+    /// `min_time`, extended (a read a second) until the Lambda has had
+    /// enough requests or `max_time` is over; the baseline is not
+    /// extended. Probes, if on, are load meanwhile. `None` if interrupted.
+    async fn metrics_window<F>(
+        &self,
+        prometheus: &Prometheus,
+        min_time: Duration,
+        max_time: Duration,
+        baseline: bool,
+        label: &str,
+        interrupted: &mut std::pin::Pin<&mut F>,
+    ) -> Option<Result<Window, PromError>>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        let plan = self.plan;
+        let probe = plan.probes.then(|| {
+            Probe::start(
+                self.client,
+                &plan.url,
+                plan.concurrency,
+                observe::MAX_REQUESTS,
+                plan.rate,
+            )
+        });
+        let started = Instant::now();
+        let sent = || probe.as_ref().map_or(0, |p| p.counts().0);
+        let counted = async {
+            let start = prometheus.counters(prometheus::now()).await?;
+            tokio::time::sleep(min_time.saturating_sub(started.elapsed())).await;
+            loop {
+                let end = prometheus.counters(prometheus::now()).await?;
+                let window = prometheus::window(&start, &end, started.elapsed(), sent());
+                let enough = window.lambda.requests() >= plan.gates.min_lambda_answers;
+                if baseline || enough || started.elapsed() >= max_time {
+                    return Ok(window);
+                }
+                self.progress.live(&format!(
+                    "{label}  extended {:.0}/{:.0} s: {} Lambda requests of {} needed",
+                    started.elapsed().as_secs_f64(),
+                    max_time.as_secs_f64(),
+                    window.lambda.requests(),
+                    plan.gates.min_lambda_answers
+                ));
+                tokio::time::sleep(Duration::from_secs(1).min(max_time.saturating_sub(started.elapsed())))
+                    .await;
+            }
+        };
+        let result = tokio::select! {
+            result = counted => Some(result),
+            () = interrupted.as_mut() => None,
+        };
+        self.progress.live("");
+        if let Some(probe) = probe {
+            match result {
+                Some(_) => drop(probe.finish(true).await),
+                None => drop(probe.abort().await),
+            }
         }
-        let enough = sent >= hold.requests
-            && started.elapsed() >= hold.min_time
-            && (!needs_lambda || lambda >= plan.gates.min_lambda_answers);
-        if enough || sent >= hold.max_requests {
-            progress.live("");
-            return Some(probes::window(&probe.finish(true).await, share));
-        }
+        result
     }
 }

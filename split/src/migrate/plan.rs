@@ -111,6 +111,44 @@ pub struct Plan {
     pub rate: Option<u32>,
     /// The most one probe request may take.
     pub timeout: Duration,
+    /// What each window is judged on.
+    pub judge: Judge,
+    /// Whether probe requests are sent (with the Prometheus judge they are
+    /// load only; off, the window holds real traffic alone).
+    pub probes: bool,
+}
+
+/// What a step's window is judged on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judge {
+    /// The probe requests' answers.
+    Probes,
+    /// The mesh's metrics in Prometheus.
+    Prometheus {
+        /// Prometheus's base URL (`/api/v1/query` is below it).
+        url: Url,
+        /// How long a step may be extended for want of Lambda requests.
+        max_time: Duration,
+    },
+}
+
+/// `--judge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JudgeKind {
+    /// The probe requests this run sends through ingress.
+    Probes,
+    /// Prometheus: the traffic the mesh carries (Envoy's per-destination
+    /// series and ingress's function errors).
+    Prometheus,
+}
+
+/// `--probes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Send them.
+    On,
+    /// Do not.
+    Off,
 }
 
 pub(crate) fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -193,6 +231,22 @@ pub struct Args {
     /// The most one probe request may take, in milliseconds.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub timeout_ms: u64,
+    /// What each step is judged on: this run's probe requests, or the
+    /// traffic the mesh carried, from Prometheus (--prometheus).
+    #[arg(long, value_enum, default_value = "probes")]
+    pub judge: JudgeKind,
+    /// Prometheus's URL (with --judge prometheus).
+    #[arg(long, env = "PROMETHEUS_URL")]
+    pub prometheus: Option<Url>,
+    /// Send probe requests through ingress: off judges real traffic only
+    /// (with --judge prometheus).
+    #[arg(long, value_enum, default_value = "on")]
+    pub probes: Switch,
+    /// With --judge prometheus: the most seconds a step is extended for
+    /// want of Lambda requests, then failed (default: 10 times
+    /// --hold-secs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub max_hold_secs: Option<u64>,
     /// Print the plan and each write without reading or writing anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -228,6 +282,41 @@ impl Args {
                 self.requests
             ));
         }
+        let judge = match (self.judge, self.prometheus) {
+            (JudgeKind::Probes, _) if self.probes == Switch::Off => {
+                return Err(
+                    "--probes off leaves --judge probes nothing to judge: add --judge prometheus".to_owned(),
+                );
+            }
+            (JudgeKind::Probes, _) => Judge::Probes,
+            (JudgeKind::Prometheus, None) => {
+                return Err("--judge prometheus needs --prometheus URL (or PROMETHEUS_URL)".to_owned());
+            }
+            (JudgeKind::Prometheus, Some(_)) if self.hold_secs == 0 => {
+                return Err(
+                    "--judge prometheus needs --hold-secs: a window of several scrapes (30 or more on AWS)"
+                        .to_owned(),
+                );
+            }
+            (JudgeKind::Prometheus, Some(url)) => {
+                // Over a local port or a tunnel: no TLS in this client (see
+                // consul_api for why).
+                if url.scheme() != "http" || url.cannot_be_a_base() {
+                    return Err(format!("--prometheus {url} is not an http:// URL"));
+                }
+                let max = self.max_hold_secs.unwrap_or(self.hold_secs.saturating_mul(10));
+                if max < self.hold_secs {
+                    return Err(format!(
+                        "--max-hold-secs {max} is below --hold-secs {}",
+                        self.hold_secs
+                    ));
+                }
+                Judge::Prometheus {
+                    url,
+                    max_time: Duration::from_secs(max),
+                }
+            }
+        };
         let target = match self.target {
             TargetKind::Envoy => Target::envoy(self.admin),
             TargetKind::Consul => {
@@ -259,6 +348,8 @@ impl Args {
             concurrency: usize::from(self.concurrency),
             rate: self.rate,
             timeout: Duration::from_millis(self.timeout_ms),
+            judge,
+            probes: self.probes == Switch::On,
         };
         Ok((plan, target))
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::judge::{Destination, Judged, Source, Window};
-use super::plan::{Gates, Hold, Plan, Rollback};
+use super::plan::{Gates, Hold, Judge, Plan, Rollback};
 use super::target::Target;
 use crate::report::millis;
 use crate::share::Share;
@@ -233,6 +233,21 @@ impl MigrationReport {
                 Rollback::Previous => "the last passed step",
             }
         );
+        let judge = match &plan.judge {
+            Judge::Probes => "the probe requests' answers".to_owned(),
+            Judge::Prometheus { url, max_time } => format!(
+                "Prometheus at {url} (Envoy's per-destination series, ingress's function errors): windows of at least {} s, extended to {} s for {} Lambda requests; probes {}",
+                h.min_time.as_secs_f64(),
+                max_time.as_secs_f64(),
+                g.min_lambda_answers,
+                if plan.probes {
+                    "on, as load"
+                } else {
+                    "off: real traffic only"
+                }
+            ),
+        };
+        let _ = writeln!(out, "judge     {judge}");
         for (i, share) in plan.steps.0.iter().enumerate() {
             let _ = writeln!(out, "step {}: {}", i + 1, target.describe_write(*share));
         }

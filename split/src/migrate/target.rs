@@ -229,6 +229,11 @@ impl Target {
         }
     }
 
+    /// Whether this run has read the target at all.
+    pub(crate) fn was_read(&self) -> bool {
+        self.seen.is_some()
+    }
+
     /// The Lambda's share this run last saw the target hold.
     pub(crate) fn last_share(&self) -> Option<Share> {
         self.seen.as_ref().and_then(Seen::share)

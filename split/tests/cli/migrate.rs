@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use split::consul_api::{Consul, Settings};
-use split::migrate::{self, Ending, Gates, Hold, Plan, Progress, Rollback, Target, Verdict};
+use split::migrate::{self, Ending, Gates, Hold, Judge, Plan, Progress, Rollback, Target, Verdict};
 
 use crate::consul_double::{self, Ingress, TOKEN};
 
-fn plan(steps: &str, ingress: &str) -> Plan {
+pub fn plan(steps: &str, ingress: &str) -> Plan {
     Plan {
         steps: steps.parse().unwrap(),
         gates: Gates {
@@ -33,10 +33,12 @@ fn plan(steps: &str, ingress: &str) -> Plan {
         concurrency: 4,
         rate: None,
         timeout: Duration::from_secs(2),
+        judge: Judge::Probes,
+        probes: true,
     }
 }
 
-fn consul_target(addr: &str, token: Option<&str>) -> Target {
+pub fn consul_target(addr: &str, token: Option<&str>) -> Target {
     let settings = Settings::from_lookup(|k| match k {
         "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
         "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
@@ -48,7 +50,7 @@ fn consul_target(addr: &str, token: Option<&str>) -> Target {
 
 /// A double holding `lambda`, the fake ingress in front of it, and the
 /// ingress's knobs.
-async fn stack(lambda: Option<f64>) -> (consul_double::Shared, String, String, Arc<Mutex<Ingress>>) {
+pub async fn stack(lambda: Option<f64>) -> (consul_double::Shared, String, String, Arc<Mutex<Ingress>>) {
     let consul = consul_double::Consul::holding(lambda);
     let addr = consul_double::serve(consul.clone()).await;
     let ingress = Arc::new(Mutex::new(Ingress::default()));
@@ -56,7 +58,7 @@ async fn stack(lambda: Option<f64>) -> (consul_double::Shared, String, String, A
     (consul, addr, url, ingress)
 }
 
-fn never() -> std::future::Pending<()> {
+pub fn never() -> std::future::Pending<()> {
     std::future::pending()
 }
 
@@ -293,7 +295,7 @@ async fn without_a_valid_token_nothing_is_written() {
 }
 
 /// Runs the binary with `env` on top of a clean Consul environment.
-async fn split(args: &[&str], env: &[(&str, String)]) -> Output {
+pub async fn split(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_split"));
     command.args(args);
     for var in [
