@@ -41,6 +41,9 @@ pub use report::{Ending, MigrationReport, StepReport, Verdict};
 use report::{join_shares, summary};
 pub use target::{TARGET_TIMEOUT, Target, TargetError};
 
+/// The baseline window's label.
+const BASELINE: &str = "baseline";
+
 /// How a run ended, before it is written into the report.
 struct End {
     ending: Ending,
@@ -171,7 +174,7 @@ where
         settle: Duration::ZERO,
     };
     let window = match windows
-        .hold(&baseline_hold, start_share, "baseline", interrupted)
+        .hold(&baseline_hold, start_share, BASELINE, interrupted)
         .await
     {
         None => {
@@ -321,7 +324,8 @@ impl Windows<'_> {
         }
     }
 
-    /// Holds a window at `share`; `None` if interrupted first.
+    /// Holds a window at `share` (the baseline's is never extended);
+    /// `None` if interrupted first.
     async fn hold<F>(
         &self,
         hold: &Hold,
@@ -334,8 +338,12 @@ impl Windows<'_> {
     {
         match (self.prometheus, &self.plan.judge) {
             (Some(prometheus), Judge::Prometheus { max_time, .. }) => {
-                let baseline = label == "baseline";
-                self.metrics_window(prometheus, hold.min_time, *max_time, baseline, label, interrupted)
+                let limit = if label == BASELINE {
+                    hold.min_time
+                } else {
+                    *max_time
+                };
+                self.metrics_window(prometheus, hold.min_time, limit, label, interrupted)
                     .await
             }
             _ => self.probe_window(hold, share, label, interrupted).await.map(Ok),
@@ -395,14 +403,13 @@ impl Windows<'_> {
 
     /// Counts the mesh's traffic from a scrape after now to one after
     /// `min_time`, extended (a read a second) until the Lambda has had
-    /// enough requests or `max_time` is over; the baseline is not
-    /// extended. Probes, if on, are load meanwhile. `None` if interrupted.
+    /// enough requests or `max_time` is over. Probes, if on, are load
+    /// meanwhile. `None` if interrupted.
     async fn metrics_window<F>(
         &self,
         prometheus: &Prometheus,
         min_time: Duration,
         max_time: Duration,
-        baseline: bool,
         label: &str,
         interrupted: &mut std::pin::Pin<&mut F>,
     ) -> Option<Result<Window, PromError>>
@@ -428,7 +435,7 @@ impl Windows<'_> {
                 let end = prometheus.counters(prometheus::now()).await?;
                 let window = prometheus::window(&start, &end, started.elapsed(), sent());
                 let enough = window.lambda.requests() >= plan.gates.min_lambda_answers;
-                if baseline || enough || started.elapsed() >= max_time {
+                if enough || started.elapsed() >= max_time {
                     return Ok(window);
                 }
                 self.progress.live(&format!(
