@@ -63,7 +63,8 @@ pub enum Command {
         timeout_ms: u64,
     },
     /// Move the Lambda's share through steps, judge each step by what the
-    /// two greeters answer, and roll back when the Lambda fails.
+    /// two greeters did in its window (this run's probes, or the mesh's
+    /// traffic in Prometheus), and roll back when the Lambda fails.
     ///
     /// Exit code 0 when the last step passed, 1 when a step failed (rolled
     /// back), the run stopped or someone else changed the split, 130 on
