@@ -1,20 +1,30 @@
 //! The function: one handler for every invocation shape, all answering the
 //! container greeter's greeting, `From lambda: <greeting> <name>`.
+//!
+//! Its failures are the function's, whatever the shape, so that whoever
+//! reads ingress's answer blames the Lambda, never the container greeter:
+//! under passthrough a failure is a function error (Lambda's
+//! `X-Amz-Function-Error`); in the HTTP shapes (Envoy without passthrough,
+//! API Gateway, ALB) the container greeter's failed answer declares origin
+//! `function` instead of its upstream call's (service-core's
+//! [`origin`]), which ingress passes on.
 
 use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
-use axum::middleware::map_request;
+use axum::middleware::{map_request, map_response};
 use lambda_http::Adapter;
 use lambda_http::lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde::Serialize;
 use service_core::greeter::{self, Greeter};
+use service_core::origin::{self, Origin};
 use service_core::router::LoggedByCaller;
 use service_core::upstream::UpstreamError;
 use tower::ServiceExt;
 
+use crate::emf;
 use crate::envoy::EnvoyResponse;
 use crate::invocation::Invocation;
 
@@ -52,13 +62,20 @@ pub struct Function {
 impl Function {
     /// The function around `greeter`; it makes no network call.
     pub fn new(greeter: Greeter) -> Self {
-        // The invocation's line is logged here, so the router logs none.
-        let router = greeter::app(greeter.clone(), FROM).layer(map_request(
-            |mut request: Request<axum::body::Body>| async move {
+        let router = greeter::app(greeter.clone(), FROM)
+            // The invocation's line is logged here, so the router logs none.
+            .layer(map_request(|mut request: Request<axum::body::Body>| async move {
                 request.extensions_mut().insert(LoggedByCaller);
                 request
-            },
-        ));
+            }))
+            .layer(map_response(
+                |mut response: Response<axum::body::Body>| async move {
+                    if let Some(declared) = response.headers_mut().get_mut(origin::HEADER) {
+                        *declared = Origin::Function.header_value();
+                    }
+                    response
+                },
+            ));
         Self { greeter, router }
     }
 
@@ -70,10 +87,17 @@ impl Function {
     /// HTTP shapes answer through the container greeter's router: 200,
     /// `/health`, 405, 502 or 504 exactly as `greeter` does. A payload of
     /// an HTTP shape that cannot be read is a function error saying why.
+    /// The invocation's upstream calls are written as EMF lines ([`emf`])
+    /// before it returns.
     pub async fn handle(&self, event: LambdaEvent<Invocation>) -> Result<Answer, Diagnostic> {
         let started = Instant::now();
         let shape = event.payload.shape();
+        let function_name = match event.context.env_config.function_name.as_str() {
+            "" => "greeter-lambda".to_owned(),
+            name => name.to_owned(),
+        };
         let (status, answer) = self.answer(event).await;
+        emf::write(&self.greeter.metrics().take_calls(), &function_name);
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         match &answer {
             Ok(_) => tracing::info!(shape, status, latency_us, "invoked"),

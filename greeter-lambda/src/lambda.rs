@@ -8,6 +8,7 @@ use lambda_http::lambda_runtime::layers::TracingLayer;
 use lambda_http::lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use service_core::config::{ConfigError, Env, LogFormat, ServiceConfig};
 use service_core::greeter::Greeter;
+use service_core::metrics::Metrics;
 use service_core::telemetry;
 use service_core::upstream::Client;
 
@@ -41,11 +42,18 @@ pub enum InitError {
 }
 
 /// Builds the function from `env` and starts logging. Nothing here touches
-/// the network: the client connects on the first invocation.
+/// the network: the client connects on the first invocation. Its upstream
+/// calls are counted and written as EMF lines unless `METRICS=off`.
 pub fn init(env: &Env) -> Result<Function, InitError> {
     let config = ServiceConfig::from_env(env, 3000)?;
     let filter = telemetry::filter(&log_filter(env))?;
-    let greeter = Greeter::from_env(env, Client::new(config.upstream_timeout)?)?;
+    let metrics = if config.metrics {
+        Metrics::keeping_calls("greeter-lambda")
+    } else {
+        Metrics::off()
+    };
+    let client = Client::new(config.upstream_timeout)?.with_metrics(metrics);
+    let greeter = Greeter::from_env(env, client)?;
     telemetry::init(log_format(env, config.log_format), filter);
     Ok(Function::new(greeter))
 }

@@ -7,9 +7,11 @@
 //! - [`envoy`] holds Envoy's request and response JSON.
 //! - [`function`] answers every shape.
 //! - [`lambda`] starts the function under Lambda's Runtime API.
+//! - [`emf`] writes its upstream metrics for CloudWatch.
 //!
 //! Build: `cargo lambda build --release -p greeter-lambda` (an arm64 zip).
 
+pub mod emf;
 pub mod envoy;
 pub mod function;
 pub mod invocation;

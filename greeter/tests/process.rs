@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Test helpers may unwrap: a failure is the test failing.
 
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -10,6 +11,7 @@ use axum::routing::get;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::TcpListener;
 use tokio::process::ChildStdout;
+use tokio::sync::oneshot;
 
 const GREETER: &str = env!("CARGO_BIN_EXE_greeter");
 
@@ -57,21 +59,46 @@ fn a_port_that_is_not_a_number_exits_64_naming_it() {
 }
 
 #[test]
+fn a_metrics_setting_other_than_on_or_off_exits_64_naming_it() {
+    let output = run_with(&[
+        ("METRICS", "sometimes"),
+        ("GREETING_URL", "http://127.0.0.1:1"),
+        ("NAME_URL", "http://127.0.0.1:1"),
+    ]);
+    assert_config_error(&output, "METRICS");
+}
+
+#[test]
 fn a_bad_log_filter_exits_64_naming_it() {
     let output = run_with(&[("RUST_LOG", "info,[")]);
     assert_config_error(&output, "RUST_LOG");
 }
 
-/// Serves `body` on port 0 after `delay`.
-async fn upstream(body: &'static str, delay: Duration) -> String {
+/// Serves `body` on port 0.
+async fn upstream(body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().fallback(get(move || async move { body }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// Serves `body` on port 0, to one request only: says when that request
+/// arrived, then answers when released.
+async fn gated_upstream(body: &'static str) -> (String, oneshot::Receiver<()>, oneshot::Sender<()>) {
+    let (arrived_tx, arrived_rx) = oneshot::channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let gate = Arc::new(Mutex::new(Some((arrived_tx, release_rx))));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = Router::new().fallback(get(move || async move {
-        tokio::time::sleep(delay).await;
+        let (arrived, release) = gate.lock().unwrap().take().expect("one request only");
+        arrived.send(()).unwrap();
+        release.await.unwrap();
         body
     }));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    (url, arrived_rx, release_tx)
 }
 
 /// A running greeter process, its address and its JSON log lines.
@@ -118,7 +145,7 @@ async fn next_log(logs: &mut Lines<BufReader<ChildStdout>>) -> serde_json::Value
 
 #[tokio::test]
 async fn a_failed_request_logs_one_error_line_naming_the_upstream() {
-    let greeting = upstream("Hi (g)", Duration::ZERO).await;
+    let greeting = upstream("Hi (g)").await;
     let mut greeter = spawn_greeter(&greeting, "http://127.0.0.1:1", "2000").await;
 
     let response = reqwest::Client::new()
@@ -152,23 +179,27 @@ async fn a_failed_request_logs_one_error_line_naming_the_upstream() {
 
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
-    let greeting = upstream("Hi (g)", Duration::ZERO).await;
-    let name = upstream("Mary (n)", Duration::from_millis(1500)).await;
+    let greeting = upstream("Hi (g)").await;
+    let (name, arrived, release) = gated_upstream("Mary (n)").await;
     let Running {
         mut child,
         addr,
         mut logs,
     } = spawn_greeter(&greeting, &name, "10000").await;
-    // Keep draining stdout so logging never blocks the process.
-    tokio::spawn(async move { while let Ok(Some(_)) = logs.next_line().await {} });
 
     let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/")));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // In flight: the greeter's call has reached name, which holds it.
+    arrived.await.unwrap();
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().unwrap().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
+    // Name answers only once the greeter says it is draining.
+    while next_log(&mut logs).await["message"] != "shutting down, draining in-flight requests" {}
+    release.send(()).unwrap();
+    // Keep draining stdout so logging never blocks the process.
+    tokio::spawn(async move { while let Ok(Some(_)) = logs.next_line().await {} });
 
     let response = in_flight.await.unwrap().expect("in-flight request completes");
     assert_eq!(response.status(), 200);

@@ -5,7 +5,11 @@
 use service_core::{server, words};
 
 fn main() -> std::process::ExitCode {
-    server::launch("greeting", 3000, |_, config, _| {
-        Ok(words::app(&words::GREETINGS, &config.hostname))
+    server::launch("greeting", 3000, |_, config, client| {
+        Ok(words::app(
+            &words::GREETINGS,
+            &config.hostname,
+            client.metrics().clone(),
+        ))
     })
 }

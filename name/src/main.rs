@@ -5,7 +5,11 @@
 use service_core::{server, words};
 
 fn main() -> std::process::ExitCode {
-    server::launch("name", 3000, |_, config, _| {
-        Ok(words::app(&words::NAMES, &config.hostname))
+    server::launch("name", 3000, |_, config, client| {
+        Ok(words::app(
+            &words::NAMES,
+            &config.hostname,
+            client.metrics().clone(),
+        ))
     })
 }

@@ -11,18 +11,22 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # The split command, as scripts/build-prebuilt compiles it.
 split=target/x86_64-unknown-linux-gnu/release/split
 
-# Names the project, publishes ingress (`$ingress`), Envoy's admin (`$admin`)
+# Names the project (COMPOSE_PROJECT_NAME too, for scripts/up), publishes
+# ingress (`$ingress`), Envoy's admin (`$admin`), Prometheus (`$prometheus`)
 # and the Lambda's Invoke API on free loopback ports, and makes `scratch`, a
 # folder for the run's files, removed with the stack.
 stack_init() {
   project=greeter-mesh-$1-$$ # $1: test-<name>
+  export COMPOSE_PROJECT_NAME=$project
   scratch=$(mktemp -d)
   INGRESS_PORT=$(free_port)
   ENVOY_ADMIN_PORT=$(free_port)
   LAMBDA_PORT=$(free_port)
-  export INGRESS_PORT ENVOY_ADMIN_PORT LAMBDA_PORT
+  PROMETHEUS_PORT=$(free_port)
+  export INGRESS_PORT ENVOY_ADMIN_PORT LAMBDA_PORT PROMETHEUS_PORT
   ingress="http://127.0.0.1:$INGRESS_PORT/"
   admin="http://127.0.0.1:$ENVOY_ADMIN_PORT"
+  prometheus="http://127.0.0.1:$PROMETHEUS_PORT"
   trap stack_cleanup EXIT
 }
 

@@ -155,6 +155,10 @@ pub struct ServiceConfig {
     /// `WORKER_THREADS` (default 1): 1 runs everything on one thread; more
     /// starts a multi-threaded runtime with that many workers.
     pub worker_threads: usize,
+    /// `METRICS`: `on` (default) counts requests and upstream calls and
+    /// answers `GET /metrics`; `off` records nothing, for measuring what
+    /// recording costs.
+    pub metrics: bool,
 }
 
 impl ServiceConfig {
@@ -170,6 +174,13 @@ impl ServiceConfig {
                 ));
             }
         };
+        let metrics = match env.get("METRICS").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::new("METRICS", format!("{other:?} is not on or off")));
+            }
+        };
         Ok(Self {
             port: env.parse_or("PORT", default_port, "a port number (0-65535)")?,
             hostname: env.get("HOSTNAME").map_or_else(os_hostname, str::to_owned),
@@ -182,6 +193,7 @@ impl ServiceConfig {
                 1..=usize::MAX,
                 "a whole number of threads from 1",
             )?,
+            metrics,
         })
     }
 }
@@ -202,6 +214,7 @@ mod tests {
         assert_eq!(config.upstream_timeout, Duration::from_secs(2));
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
         assert_eq!(config.worker_threads, 1);
+        assert!(config.metrics);
         assert!(!config.hostname.is_empty());
     }
 
@@ -214,6 +227,7 @@ mod tests {
             ("UPSTREAM_TIMEOUT_MS", "250"),
             ("DRAIN_TIMEOUT_MS", "500"),
             ("WORKER_THREADS", "2"),
+            ("METRICS", "Off"),
         ]);
         let config = ServiceConfig::from_env(&env, 3000).unwrap();
         assert_eq!(
@@ -225,6 +239,7 @@ mod tests {
                 upstream_timeout: Duration::from_millis(250),
                 drain_timeout: Duration::from_millis(500),
                 worker_threads: 2,
+                metrics: false,
             }
         );
     }
@@ -258,6 +273,12 @@ mod tests {
             let err = ServiceConfig::from_env(&Env::from_pairs([("WORKER_THREADS", bad)]), 3000).unwrap_err();
             assert_eq!(err.var, "WORKER_THREADS", "{bad}");
         }
+    }
+
+    #[test]
+    fn metrics_other_than_on_or_off_are_rejected() {
+        let err = ServiceConfig::from_env(&Env::from_pairs([("METRICS", "maybe")]), 3000).unwrap_err();
+        assert_eq!(err.to_string(), r#"METRICS: "maybe" is not on or off"#);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 
 use crate::config::{ConfigError, Env};
+use crate::metrics::Metrics;
 use crate::router;
 use crate::upstream::{Client, Forwarded, Upstream, UpstreamError};
 
@@ -24,16 +25,15 @@ impl Greeter {
     /// Reads `GREETING_URL` and `NAME_URL`.
     pub fn from_env(env: &Env, client: Client) -> Result<Self, ConfigError> {
         Ok(Self {
+            greeting: client.upstream("greeting", env.url("GREETING_URL")?),
+            name: client.upstream("name", env.url("NAME_URL")?),
             client,
-            greeting: Upstream {
-                name: "greeting",
-                url: env.url("GREETING_URL")?,
-            },
-            name: Upstream {
-                name: "name",
-                url: env.url("NAME_URL")?,
-            },
         })
+    }
+
+    /// The metrics its calls are counted into.
+    pub fn metrics(&self) -> &Metrics {
+        self.client.metrics()
     }
 
     /// Calls greeting and name concurrently and composes
@@ -55,11 +55,12 @@ struct AppState {
 
 /// The greeter's router; `from` is the hostname, or `lambda` on Lambda.
 pub fn app(greeter: Greeter, from: &str) -> Router {
+    let metrics = greeter.metrics().clone();
     let state = AppState {
         greeter,
         from: from.into(),
     };
-    router::service(get(greet), state)
+    router::service(get(greet), state, metrics)
 }
 
 async fn greet(

@@ -3,8 +3,9 @@
 //!
 //! - [`config`] holds typed settings from the environment.
 //! - [`telemetry`] holds logging.
+//! - [`metrics`] holds what `GET /metrics` answers.
 //! - [`server`] holds serving, graceful shutdown, and each binary's `main`.
-//! - [`router`] holds health, request ids, per-request logs.
+//! - [`router`] holds health, metrics, request ids, per-request logs.
 //! - [`upstream`] holds the HTTP client and its errors.
 //! - [`origin`] tells who a failed answer is put down to.
 //! - [`words`] holds `name` and `greeting`.
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod greeter;
 pub mod ingress;
+pub mod metrics;
 pub mod origin;
 pub mod router;
 pub mod server;

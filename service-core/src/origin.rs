@@ -4,9 +4,11 @@
 //!
 //! A service that answers a failure names the origin of its own failed
 //! upstream call: a service of ours that failed on its own upstream
-//! ([`Origin::Service`]), a Lambda function error ([`Origin::Function`]),
-//! or the way there ([`Origin::Transport`]: no answer, a timeout, a proxy's
-//! own 503, a body that is too large or not text).
+//! ([`Origin::Service`]), a Lambda function error ([`Origin::Function`]:
+//! Lambda's error, or a failed answer that declared itself the function's,
+//! as greeter-lambda's HTTP-shape answers do), or the way there
+//! ([`Origin::Transport`]: no answer, a timeout, a proxy's own 503, a body
+//! that is too large or not text). See `UpstreamError::origin`.
 
 use std::fmt;
 use std::str::FromStr;

@@ -9,6 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, Env, ServiceConfig};
+use crate::metrics::Metrics;
 use crate::router::HEALTHY;
 use crate::telemetry;
 use crate::upstream::{Client, Upstream};
@@ -68,7 +69,9 @@ pub async fn shutdown_signal() {
 }
 
 /// What a service's `main` hands to [`launch`]: from the environment and
-/// the common config, the service's router.
+/// the common config, the service's router. The client records into the
+/// service's [`Metrics`] (`client.metrics()`, off with `METRICS=off`),
+/// which its router counts into and answers on `/metrics`.
 pub type BuildApp = fn(&Env, &ServiceConfig, Client) -> Result<Router, ConfigError>;
 
 /// The whole of a service binary's `main`.
@@ -88,8 +91,13 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
         Ok(started) => started,
         Err(e) => return config_exit(service, &e),
     };
+    let metrics = if config.metrics && !healthcheck {
+        Metrics::new(service)
+    } else {
+        Metrics::off()
+    };
     let client = match Client::new(config.upstream_timeout) {
-        Ok(client) => client,
+        Ok(client) => client.with_metrics(metrics),
         Err(e) => return fail(service, &format!("cannot build the HTTP client: {e}")),
     };
     let runtime = match runtime(config.worker_threads) {

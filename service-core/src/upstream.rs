@@ -1,9 +1,16 @@
 //! Calls to upstream services: one pooled keep-alive client per process,
-//! bounded in time and size, with failures that name the upstream.
+//! bounded in time and size, with failures that name the upstream, each
+//! call counted by its [`Outcome`] (see [`metrics`](crate::metrics)).
+//!
+//! A Lambda function error arrives as a 2xx (Lambda's Invoke answers 200,
+//! and Envoy's `aws_lambda` filter passes it on): it is known here, for
+//! every upstream, by Lambda's `X-Amz-Function-Error` header, or, where
+//! something in between dropped the header, by the body being Lambda's
+//! error object (`errorMessage`, with or without `errorType`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -11,11 +18,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use reqwest::Url;
 
+use crate::metrics::Metrics;
 use crate::origin::{self, Origin};
 use crate::router::Failure;
 
 /// The most an upstream body may hold; a larger one is a fault, not a payload.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The header Lambda's Invoke API marks a function error with (`Unhandled`,
+/// `Handled`), passed on by Envoy's `aws_lambda` filter.
+pub const FUNCTION_ERROR: HeaderName = HeaderName::from_static("x-amz-function-error");
 
 /// The only inbound headers passed on to upstreams. Anything else could
 /// break the SigV4 signature the mesh's gateway adds on the way to Lambda.
@@ -104,14 +116,61 @@ pub enum UpstreamError {
         /// The upstream's name.
         upstream: &'static str,
     },
-    /// A 2xx body that is an error in disguise (a Lambda function error).
+    /// A Lambda function error: an answer with `X-Amz-Function-Error`, or
+    /// a 2xx body that is Lambda's error object.
     #[error("{upstream} upstream failed: {detail}")]
-    Failed {
+    FunctionError {
         /// The upstream's name.
         upstream: &'static str,
-        /// What it said went wrong.
+        /// `errorType: errorMessage`, or what there is of them.
         detail: String,
     },
+}
+
+/// How an upstream call ended: the `outcome` label of
+/// `upstream_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A 2xx body of text.
+    Ok,
+    /// [`UpstreamError::Unreachable`].
+    Unreachable,
+    /// [`UpstreamError::Timeout`].
+    Timeout,
+    /// [`UpstreamError::Status`].
+    Status,
+    /// [`UpstreamError::TooLarge`].
+    TooLarge,
+    /// [`UpstreamError::NotUtf8`].
+    NotUtf8,
+    /// [`UpstreamError::FunctionError`].
+    FunctionError,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of the enum.
+    pub const ALL: [Self; 7] = [
+        Self::Ok,
+        Self::Unreachable,
+        Self::Timeout,
+        Self::Status,
+        Self::TooLarge,
+        Self::NotUtf8,
+        Self::FunctionError,
+    ];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Unreachable => "unreachable",
+            Self::Timeout => "timeout",
+            Self::Status => "status",
+            Self::TooLarge => "too_large",
+            Self::NotUtf8 => "not_utf8",
+            Self::FunctionError => "function_error",
+        }
+    }
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -123,14 +182,34 @@ fn detail_suffix(detail: &str) -> String {
 }
 
 impl UpstreamError {
-    /// Where this call failed, as the answer to this request declares it.
+    /// Where this call failed, as the answer to this request declares it:
+    /// a function error, or a failed answer that declared itself the
+    /// function's (greeter-lambda answering an HTTP shape), is the
+    /// function's; any other failed answer that declared an origin is a
+    /// service's own; the rest is the transport's.
     pub fn origin(&self) -> Origin {
         match self {
+            Self::FunctionError { .. }
+            | Self::Status {
+                declared: Some(Origin::Function),
+                ..
+            } => Origin::Function,
             Self::Status {
                 declared: Some(_), ..
             } => Origin::Service,
-            Self::Failed { .. } => Origin::Function,
             _ => Origin::Transport,
+        }
+    }
+
+    /// The outcome this failure is counted under.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Unreachable { .. } => Outcome::Unreachable,
+            Self::Timeout { .. } => Outcome::Timeout,
+            Self::Status { .. } => Outcome::Status,
+            Self::TooLarge { .. } => Outcome::TooLarge,
+            Self::NotUtf8 { .. } => Outcome::NotUtf8,
+            Self::FunctionError { .. } => Outcome::FunctionError,
         }
     }
 
@@ -161,11 +240,13 @@ impl axum::response::IntoResponse for UpstreamError {
 pub struct Client {
     http: reqwest::Client,
     timeout: Duration,
+    metrics: Metrics,
 }
 
 impl Client {
-    /// Builds the pooled client. Proxy variables are ignored on purpose:
-    /// in the mesh, upstreams are the local sidecar.
+    /// Builds the pooled client, recording nothing (see
+    /// [`with_metrics`](Self::with_metrics)). Proxy variables are ignored
+    /// on purpose: in the mesh, upstreams are the local sidecar.
     pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -174,7 +255,28 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Self { http, timeout })
+        Ok(Self {
+            http,
+            timeout,
+            metrics: Metrics::off(),
+        })
+    }
+
+    /// The same client, counting every call into `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self { metrics, ..self }
+    }
+
+    /// The metrics this client records into: the service's own.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The upstream `name` at `url`, its series created at 0 for every
+    /// outcome.
+    pub fn upstream(&self, name: &'static str, url: Url) -> Upstream {
+        self.metrics.add_upstream(name);
+        Upstream { name, url }
     }
 
     /// `GET`s the upstream and returns its body as text, or a failure that
@@ -185,7 +287,28 @@ impl Client {
 
     /// Like [`get_text`](Self::get_text) with another method and no body,
     /// e.g. a `POST` to an admin endpoint that takes its input as a query.
+    ///
+    /// The call is counted when it ends; a call dropped before (the
+    /// greeter's other call, once one has failed) is not counted.
     pub async fn send_text(
+        &self,
+        method: Method,
+        upstream: &Upstream,
+        headers: HeaderMap,
+    ) -> Result<String, UpstreamError> {
+        let started = self.metrics.is_on().then(Instant::now);
+        let result = self.call(method, upstream, headers).await;
+        if let Some(started) = started {
+            let outcome = result
+                .as_ref()
+                .map_or_else(UpstreamError::outcome, |_| Outcome::Ok);
+            self.metrics
+                .upstream_call(upstream.name, outcome, started.elapsed());
+        }
+        result
+    }
+
+    async fn call(
         &self,
         method: Method,
         upstream: &Upstream,
@@ -210,6 +333,7 @@ impl Client {
         let declared = (!status.is_success())
             .then(|| Origin::from_headers(response.headers()))
             .flatten();
+        let function_error = response.headers().get(FUNCTION_ERROR).cloned();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(fail)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -217,22 +341,31 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
+        if let Some(kind) = function_error {
+            let kind = String::from_utf8_lossy(kind.as_bytes());
+            let detail = error_object(&String::from_utf8_lossy(&body))
+                .unwrap_or_else(|| format!("{kind}: {}", first_line(&body)));
+            return Err(UpstreamError::FunctionError {
+                upstream: name,
+                detail,
+            });
+        }
         if !status.is_success() {
-            let detail = String::from_utf8_lossy(&body)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
             return Err(UpstreamError::Status {
                 upstream: name,
                 status,
-                detail,
+                detail: first_line(&body),
                 declared,
             });
         }
-        String::from_utf8(body).map_err(|_| UpstreamError::NotUtf8 { upstream: name })
+        let text = String::from_utf8(body).map_err(|_| UpstreamError::NotUtf8 { upstream: name })?;
+        match error_object(&text) {
+            Some(detail) => Err(UpstreamError::FunctionError {
+                upstream: name,
+                detail,
+            }),
+            None => Ok(text),
+        }
     }
 
     fn classify(&self, upstream: &'static str, error: &reqwest::Error) -> UpstreamError {
@@ -247,6 +380,40 @@ impl Client {
             cause: root_cause(error),
         }
     }
+}
+
+/// The first line of a body, at most 200 characters, for an error message.
+fn first_line(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// `errorType: errorMessage` (or the message alone) when `body` is
+/// Lambda's error object: a JSON object with `errorMessage`. Only a body
+/// that can be one is parsed at all.
+pub fn error_object(body: &str) -> Option<String> {
+    let trimmed = body.trim_start();
+    if !trimmed.starts_with('{') || !trimmed.contains("\"errorMessage\"") {
+        return None;
+    }
+    let serde_json::Value::Object(object) = serde_json::from_str(trimmed).ok()? else {
+        return None;
+    };
+    let message = object.get("errorMessage")?;
+    let message = message
+        .as_str()
+        .map_or_else(|| message.to_string(), str::to_owned);
+    Some(
+        match object.get("errorType").and_then(serde_json::Value::as_str) {
+            Some(kind) => format!("{kind}: {message}"),
+            None => message,
+        },
+    )
 }
 
 /// The most specific description in an error's chain: for an OS error its
@@ -302,6 +469,55 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("client error")]
     struct Wrapped(#[source] std::io::Error);
+
+    #[test]
+    fn lambdas_error_object_is_known_by_its_message_with_or_without_a_type() {
+        assert_eq!(
+            error_object(r#"{"errorType":"UpstreamError","errorMessage":"name upstream unreachable"}"#)
+                .as_deref(),
+            Some("UpstreamError: name upstream unreachable")
+        );
+        assert_eq!(
+            error_object(r#" {"errorMessage":"Task timed out after 3.00 seconds"}"#).as_deref(),
+            Some("Task timed out after 3.00 seconds")
+        );
+        assert_eq!(
+            error_object(r#"{"errorMessage":{"code":7}}"#).as_deref(),
+            Some(r#"{"code":7}"#)
+        );
+        for not_one in [
+            r#"{"errorType":"X"}"#,
+            r#""From lambda: {\"errorMessage\"}""#,
+            r#"{"errorMessage":"#,
+            "Hi (greeting-host)",
+            "[]",
+        ] {
+            assert_eq!(error_object(not_one), None, "{not_one}");
+        }
+    }
+
+    #[test]
+    fn the_function_is_blamed_for_its_errors_and_for_failures_it_declares_its_own() {
+        let function = UpstreamError::FunctionError {
+            upstream: "greeter",
+            detail: "boom".into(),
+        };
+        assert_eq!(
+            (function.origin(), function.outcome()),
+            (Origin::Function, Outcome::FunctionError)
+        );
+        let status = |declared| UpstreamError::Status {
+            upstream: "greeter",
+            status: StatusCode::BAD_GATEWAY,
+            detail: String::new(),
+            declared,
+        };
+        assert_eq!(status(Some(Origin::Function)).origin(), Origin::Function);
+        assert_eq!(status(Some(Origin::Transport)).origin(), Origin::Service);
+        assert_eq!(status(Some(Origin::Service)).origin(), Origin::Service);
+        assert_eq!(status(None).origin(), Origin::Transport);
+        assert_eq!(status(None).outcome(), Outcome::Status);
+    }
 
     #[test]
     fn errors_read_as_one_line_naming_the_upstream() {

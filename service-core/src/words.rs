@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::routing::get;
 use rand::seq::IndexedRandom;
 
+use crate::metrics::Metrics;
 use crate::router;
 
 /// The first names the `name` service answers with.
@@ -42,12 +43,12 @@ pub fn pick(words: &'static [&'static str]) -> &'static str {
 }
 
 /// The router of `name` and `greeting`: a random word of `words`, then
-/// ` (HOSTNAME)`.
-pub fn app(words: &'static [&'static str], hostname: &str) -> Router {
+/// ` (HOSTNAME)`, counted into `metrics`.
+pub fn app(words: &'static [&'static str], hostname: &str, metrics: Metrics) -> Router {
     let suffix: Arc<str> = format!(" ({hostname})").into();
     let payload =
         get(move |State(suffix): State<Arc<str>>| async move { format!("{}{suffix}", pick(words)) });
-    router::service(payload, suffix)
+    router::service(payload, suffix, metrics)
 }
 
 #[cfg(test)]
@@ -62,7 +63,7 @@ mod tests {
     #[tokio::test]
     async fn app_answers_a_word_and_the_host() {
         let request = Request::get("/").body(Body::empty()).unwrap();
-        let response = app(&NAMES, "ip-10-0-2-133.ec2.internal")
+        let response = app(&NAMES, "ip-10-0-2-133.ec2.internal", Metrics::off())
             .oneshot(request)
             .await
             .unwrap();

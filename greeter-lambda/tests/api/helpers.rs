@@ -8,6 +8,7 @@ use greeter_lambda::invocation::Invocation;
 use lambda_http::lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use service_core::config::Env;
 use service_core::greeter::Greeter;
+use service_core::metrics::Metrics;
 use service_core::upstream::{Client, FORWARDED_HEADERS};
 use service_core::{server, words};
 use tokio::net::TcpListener;
@@ -32,11 +33,11 @@ pub async fn spawn(app: axum::Router) -> String {
 }
 
 pub async fn spawn_name() -> String {
-    spawn(words::app(&words::NAMES, NAME_HOST)).await
+    spawn(words::app(&words::NAMES, NAME_HOST, Metrics::off())).await
 }
 
 pub async fn spawn_greeting() -> String {
-    spawn(words::app(&words::GREETINGS, GREETING_HOST)).await
+    spawn(words::app(&words::GREETINGS, GREETING_HOST, Metrics::off())).await
 }
 
 /// A URL where nothing listens: connections to it are refused.

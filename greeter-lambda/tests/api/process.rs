@@ -45,11 +45,24 @@ fn start(vars: &[(&str, String)]) -> (Child, mpsc::UnboundedReceiver<String>) {
     (child, rx)
 }
 
-/// Every JSON line logged so far.
-fn logged(lines: &mut mpsc::UnboundedReceiver<String>) -> Vec<Value> {
-    std::iter::from_fn(|| lines.try_recv().ok())
-        .map(|line| serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
+/// The JSON lines logged, read until `enough` holds for them (at most 10 s).
+async fn logged_until(
+    lines: &mut mpsc::UnboundedReceiver<String>,
+    enough: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut logged = Vec::new();
+    while !enough(&logged) {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no further line within 10 s after {logged:#?}"))
+            .expect("stdout open");
+        logged.push(serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
+    }
+    logged
+}
+
+fn count(logged: &[Value], message: &str) -> usize {
+    logged.iter().filter(|e| e["message"] == message).count()
 }
 
 fn response_json(outcome: &Outcome) -> Value {
@@ -88,9 +101,9 @@ async fn under_a_runtime_api_every_shape_is_answered_and_logged_once() {
     let error: Value = serde_json::from_str(&body).expect("error JSON");
     assert_eq!(error["errorType"], "UnreadablePayload");
 
-    // Logging is asynchronous to the answer: give the last line a moment.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = logged(&mut lines);
+    // The answer is posted before its line is logged: read until the
+    // seventh invocation's line is there.
+    let logs = logged_until(&mut lines, |logged| count(logged, "invoked") == 7).await;
     let served: Vec<&Value> = logs.iter().filter(|e| e["message"] == "served").collect();
     assert!(
         served.is_empty(),
@@ -126,6 +139,23 @@ async fn under_a_runtime_api_every_shape_is_answered_and_logged_once() {
         );
     }
     assert_eq!(invoked[6]["status"], 400);
+
+    // Each of the six greetings called both upstreams, counted in EMF lines
+    // written before its answer.
+    let emf: Vec<&Value> = logs.iter().filter(|e| e.get("_aws").is_some()).collect();
+    for upstream in ["greeting", "name"] {
+        let calls: Vec<&&Value> = emf.iter().filter(|e| e["upstream"] == upstream).collect();
+        assert_eq!(calls.len(), 6, "{upstream}: {emf:#?}");
+        for line in calls {
+            assert_eq!(line["outcome"], "ok", "{line}");
+            assert_eq!(line["FunctionName"], "greeter-lambda", "{line}");
+            assert_eq!(line["upstream_requests_total"], 1, "{line}");
+            assert_eq!(
+                line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                json!([["FunctionName", "upstream", "outcome"]])
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -134,7 +164,7 @@ async fn under_a_runtime_api_an_upstream_failure_is_a_function_error_naming_it()
     let mut vars = lambda_env(&api);
     vars.push(("GREETING_URL", spawn_greeting().await));
     vars.push(("NAME_URL", refused_url().await));
-    let (_child, _lines) = start(&vars);
+    let (_child, mut lines) = start(&vars);
 
     let outcome = api.invoke(b"").await;
     let Outcome::Error { body, .. } = outcome else {
@@ -144,6 +174,13 @@ async fn under_a_runtime_api_an_upstream_failure_is_a_function_error_naming_it()
         serde_json::from_str::<Value>(&body).expect("error JSON"),
         json!({"errorType": "UpstreamError", "errorMessage": "name upstream unreachable: connection refused"})
     );
+    let logs = logged_until(&mut lines, |logged| count(logged, "invoked") == 1).await;
+    let unreachable: Vec<&Value> = logs
+        .iter()
+        .filter(|e| e["upstream"] == "name" && e.get("_aws").is_some())
+        .collect();
+    assert_eq!(unreachable.len(), 1, "{logs:#?}");
+    assert_eq!(unreachable[0]["outcome"], "unreachable");
 }
 
 #[tokio::test]

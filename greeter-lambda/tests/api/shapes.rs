@@ -153,6 +153,9 @@ async fn the_envoy_shape_answers_502_naming_name_when_name_is_down() {
     let answer = invoke(&function, &envoy("/", "GET")).await.unwrap();
     assert_eq!(answer["status_code"], 502);
     assert_eq!(answer["body"], "name upstream unreachable: connection refused");
+    // The Lambda's failure, not the container greeter's: ingress passes
+    // this origin on.
+    assert_eq!(answer["headers"]["x-failure-origin"], "function");
 }
 
 #[tokio::test]
@@ -162,6 +165,7 @@ async fn the_envoy_shape_answers_504_when_greeting_is_too_slow() {
     let answer = invoke(&function, &envoy("/", "GET")).await.unwrap();
     assert_eq!(answer["status_code"], 504);
     assert_eq!(answer["body"], "greeting upstream timed out after 300 ms");
+    assert_eq!(answer["headers"]["x-failure-origin"], "function");
 }
 
 #[tokio::test]
@@ -291,6 +295,15 @@ async fn an_http_event_answers_502_naming_name_when_name_is_down() {
     let answer = invoke(&function, &fixture("function-url.json")).await.unwrap();
     assert_eq!(answer["statusCode"], 502);
     assert_eq!(answer["body"], "name upstream unreachable: connection refused");
+    assert_eq!(answer["headers"]["x-failure-origin"], "function");
+}
+
+#[tokio::test]
+async fn a_successful_answer_declares_no_origin() {
+    let function = function_with_real_upstreams().await;
+    let answer = invoke(&function, &envoy("/", "GET")).await.unwrap();
+    assert_eq!(answer["status_code"], 200);
+    assert!(answer["headers"].get("x-failure-origin").is_none(), "{answer}");
 }
 
 #[tokio::test]

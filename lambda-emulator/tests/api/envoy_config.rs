@@ -2,7 +2,11 @@
 //! terminating gateway (hashicorp/consul,
 //! `agent/envoyextensions/builtin/aws-lambda/aws_lambda.go`, and its golden
 //! files `agent/xds/testdata/builtin_extension/*/lambda-terminating-gateway*`),
-//! with the function's own Consul tags from greeter-lambda's Cargo.toml.
+//! with the function's own Consul tags from greeter-lambda's Cargo.toml; and
+//! its stats tags to the `consul_destination_service` and
+//! `consul_source_service` labels consul-dataplane's Envoy puts on its stats
+//! (`command/connect/envoy/bootstrap_config.go`, `generateStatsTags`), which
+//! the shared PromQL (prometheus/rules.yml) selects and groups by.
 //!
 //! The deviations the file states are the only ones allowed: the cluster
 //! speaks plain HTTP to the emulator (`lambda:9001`) where Consul's speaks
@@ -193,4 +197,55 @@ fn a_per_route_override_only_turns_passthrough_off() {
         }
     }
     assert_eq!(overrides, 1, "one route for LAMBDA_PAYLOAD_PASSTHROUGH=false");
+}
+
+/// The stat name Envoy tags, for a counter of the named cluster.
+fn cluster_stat(cluster: &str) -> String {
+    format!("cluster.{cluster}.upstream_rq_total")
+}
+
+#[test]
+fn each_cluster_carries_consul_destination_and_source_service_as_consul_dataplane_tags_it() {
+    let config = envoy_yaml();
+    let stats = &config["stats_config"];
+    // Envoy's defaults (envoy_cluster_name, envoy_response_code, ...) stay,
+    // said explicitly as Consul says it: the shared queries use both.
+    assert_eq!(stats["use_all_default_tags"], true, "the default tags are kept");
+    let tags = stats["stats_tags"].as_array().expect("stats_config.stats_tags");
+    let tag = tags
+        .iter()
+        .find(|tag| tag["tag_name"] == "consul.destination.service")
+        .expect("a consul.destination.service tag, Consul's name for it");
+    let regex = regex::Regex::new(tag["regex"].as_str().unwrap()).unwrap();
+
+    for cluster in config["static_resources"]["clusters"].as_array().unwrap() {
+        let name = cluster["name"].as_str().unwrap();
+        let stat = cluster_stat(name);
+        let captures = regex
+            .captures(&stat)
+            .unwrap_or_else(|| panic!("{stat} gets no consul_destination_service"));
+        // Envoy cuts the first group from the name and takes the second as
+        // the value: the name, as Consul's tag holds it.
+        assert_eq!(&captures[1], format!("{name}."), "{stat}");
+        assert_eq!(&captures[2], name, "{stat}");
+    }
+    // Consul's fixed tag for the service the proxy fronts: the splitter is
+    // ingress's sidecar.
+    let source: Vec<&Value> = tags
+        .iter()
+        .filter(|tag| tag["tag_name"] == "consul.source.service")
+        .collect();
+    assert_eq!(
+        source,
+        [&json!({"tag_name": "consul.source.service", "fixed_value": "ingress"})]
+    );
+    // Nothing that merely starts with one of their names.
+    for stat in [
+        "cluster.greeterx.upstream_rq_total",
+        "cluster.greeter-lambda2.upstream_rq_total",
+        "http.greeter.downstream_rq_total",
+        "cluster.ec2_instance_metadata_server_internal.upstream_rq_total",
+    ] {
+        assert!(!regex.is_match(stat), "{stat} is tagged");
+    }
 }

@@ -223,3 +223,57 @@ async fn only_tracing_headers_reach_upstreams() {
     assert!(headers.get("authorization").is_none(), "{headers:?}");
     assert!(headers.get("x-custom").is_none(), "{headers:?}");
 }
+
+#[tokio::test]
+async fn ingress_blames_the_container_greeters_own_failure_on_the_service() {
+    let greeting = spawn_greeting().await;
+    let greeter = spawn_greeter(&greeting.url, &refused_url().await, SHORT).await;
+    let ingress = spawn_ingress(&greeter.url, SHORT).await;
+    let response = reqwest::get(&ingress.url).await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(response.headers()["x-failure-origin"], "service");
+}
+
+#[tokio::test]
+async fn ingress_passes_on_a_failure_the_lambda_declares_its_functions() {
+    // greeter-lambda behind Envoy without passthrough: its failed answer
+    // is an HTTP 502 that declares origin function.
+    let greeter = mock(
+        ResponseTemplate::new(502)
+            .insert_header("x-failure-origin", "function")
+            .set_body_string("name upstream unreachable: connection refused"),
+    )
+    .await;
+    let ingress = spawn_ingress(&greeter.uri(), SHORT).await;
+    let response = reqwest::get(&ingress.url).await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(response.headers()["x-failure-origin"], "function");
+}
+
+#[tokio::test]
+async fn ingress_turns_an_error_message_alone_into_a_function_error() {
+    let greeter = mock(ResponseTemplate::new(200).set_body_string(r#"{"errorMessage":"boom"}"#)).await;
+    let ingress = spawn_ingress(&greeter.uri(), SHORT).await;
+    let response = reqwest::get(&ingress.url).await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(response.headers()["x-failure-origin"], "function");
+    assert_eq!(response.text().await.unwrap(), "greeter upstream failed: boom");
+}
+
+#[tokio::test]
+async fn a_function_error_header_is_a_502_even_with_a_body_that_is_no_error_object() {
+    let greeter = mock(
+        ResponseTemplate::new(200)
+            .insert_header("x-amz-function-error", "Unhandled")
+            .set_body_string("Task timed out after 3.00 seconds"),
+    )
+    .await;
+    let ingress = spawn_ingress(&greeter.uri(), SHORT).await;
+    assert_eq!(
+        ingress.get("/").await,
+        (
+            502,
+            "greeter upstream failed: Unhandled: Task timed out after 3.00 seconds".to_owned()
+        )
+    );
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use service_core::config::Env;
 use service_core::greeter::{self, Greeter};
+use service_core::metrics::Metrics;
 use service_core::upstream::Client;
 use service_core::{ingress, server, words};
 use tokio::net::TcpListener;
@@ -54,27 +55,36 @@ pub async fn refused_url() -> String {
     format!("http://{addr}")
 }
 
-pub fn client(timeout: Duration) -> Client {
-    Client::new(timeout).expect("client")
+/// A client recording into metrics of `service`'s own, as `launch` makes it.
+pub fn client(service: &'static str, timeout: Duration) -> Client {
+    Client::new(timeout)
+        .expect("client")
+        .with_metrics(Metrics::new(service))
 }
 
 pub async fn spawn_name() -> TestApp {
-    spawn_app(words::app(&words::NAMES, NAME_HOST)).await
+    spawn_app(words::app(&words::NAMES, NAME_HOST, Metrics::new("name"))).await
 }
 
 pub async fn spawn_greeting() -> TestApp {
-    spawn_app(words::app(&words::GREETINGS, GREETING_HOST)).await
+    spawn_app(words::app(
+        &words::GREETINGS,
+        GREETING_HOST,
+        Metrics::new("greeting"),
+    ))
+    .await
 }
 
 pub async fn spawn_greeter(greeting_url: &str, name_url: &str, timeout: Duration) -> TestApp {
     let env = Env::from_pairs([("GREETING_URL", greeting_url), ("NAME_URL", name_url)]);
-    let greeter = Greeter::from_env(&env, client(timeout)).expect("greeter config");
+    let greeter = Greeter::from_env(&env, client("greeter", timeout)).expect("greeter config");
     spawn_app(greeter::app(greeter, GREETER_HOST)).await
 }
 
 pub async fn spawn_ingress(greeter_url: &str, timeout: Duration) -> TestApp {
     let env = Env::from_pairs([("GREETER_URL", greeter_url)]);
-    spawn_app(ingress::app_from_env(&env, client(timeout), INGRESS_HOST).expect("ingress config")).await
+    let client = client("ingress", timeout);
+    spawn_app(ingress::app_from_env(&env, client, INGRESS_HOST).expect("ingress config")).await
 }
 
 /// The four services wired together, as in the demo.
