@@ -261,7 +261,7 @@ mod tests {
             // The container greeter answered a failure of its own.
             0 => greeter_said(Some(Origin::Transport)).into_response(),
             // A Lambda function error.
-            1 => UpstreamError::Failed {
+            1 => UpstreamError::FunctionError {
                 upstream: "greeter",
                 detail: "UpstreamError: name upstream unreachable".into(),
             }

@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
-use service_core::upstream::{Client, Upstream, UpstreamError};
+use service_core::upstream::{Client, Outcome, Upstream, UpstreamError};
 
 use super::judge::{Destination, Source, Window};
 use crate::consul::{LAMBDA_SERVICE, SPLIT_SERVICE};
@@ -53,7 +53,10 @@ pub(crate) fn queries() -> [String; 4] {
         format!("envoy_cluster_upstream_rq_total{{{DESTINATIONS}}}"),
         format!(r#"envoy_cluster_upstream_rq_xx{{{DESTINATIONS},envoy_response_code_class="5"}}"#),
         format!("envoy_cluster_upstream_rq_time_bucket{{{DESTINATIONS}}}"),
-        r#"upstream_requests_total{upstream="greeter",outcome="function_error"}"#.to_owned(),
+        format!(
+            r#"upstream_requests_total{{upstream="{SPLIT_SERVICE}",outcome="{}"}}"#,
+            Outcome::FunctionError.as_str()
+        ),
     ]
 }
 

@@ -362,7 +362,7 @@ pub async fn serve_ingress(consul: Shared, ingress: Arc<Mutex<Ingress>>) -> Stri
                 let failing = consul.lambda() >= ingress.fail_at_or_above;
                 if failing && ingress.fail_every_lambda.is_some_and(|k| ingress.lambda % k == 0) {
                     // A function error, answered as ingress answers it.
-                    return UpstreamError::Failed {
+                    return UpstreamError::FunctionError {
                         upstream: "greeter",
                         detail: "UpstreamError: name upstream unreachable".into(),
                     }
