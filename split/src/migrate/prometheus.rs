@@ -44,8 +44,11 @@ use service_core::upstream::{Client, Outcome, Upstream, UpstreamError};
 use super::judge::{Destination, Source, Window};
 use crate::consul::{LAMBDA_SERVICE, SPLIT_SERVICE};
 
-/// Both destinations, as consul-dataplane's tag names them.
-const DESTINATIONS: &str = r#"consul_destination_service=~"greeter|greeter-lambda""#;
+/// Both destinations of ingress's calls, as consul-dataplane's tags name
+/// them. The source matters on ECS: the terminating gateway's Envoy has a
+/// greeter-lambda cluster too, and would count the Lambda's calls twice.
+const DESTINATIONS: &str =
+    r#"consul_source_service="ingress",consul_destination_service=~"greeter|greeter-lambda""#;
 
 /// The series a window is counted from.
 pub(crate) fn queries() -> [String; 4] {

@@ -171,7 +171,7 @@ async fn a_prometheus_that_cannot_judge_is_an_error_before_anything_is_written()
         (Some(Mode::NotPrometheus), "is not its query API's JSON"),
         (
             Some(Mode::Empty),
-            "Prometheus has no series for envoy_cluster_upstream_rq_total{consul_destination_service=~\"greeter|greeter-lambda\"} with consul_destination_service=\"greeter\": is it scraping Envoy",
+            "Prometheus has no series for envoy_cluster_upstream_rq_total{consul_source_service=\"ingress\",consul_destination_service=~\"greeter|greeter-lambda\"} with consul_destination_service=\"greeter\": is it scraping Envoy",
         ),
         (Some(Mode::NaN), "with \"NaN\" for"),
     ] {

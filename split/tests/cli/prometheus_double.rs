@@ -165,13 +165,15 @@ pub async fn serve(consul: consul_double::Shared, per_tick: u64) -> (Shared, Str
     (shared, format!("http://{addr}"))
 }
 
-const DESTINATIONS: &str = r#"consul_destination_service=~"greeter|greeter-lambda""#;
+const DESTINATIONS: &str =
+    r#"consul_source_service="ingress",consul_destination_service=~"greeter|greeter-lambda""#;
 
 /// The series of one known query in a scrape, without `__name__`.
 fn series(query: &str, scrape: &Scrape) -> Option<Vec<(BTreeMap<&'static str, String>, f64)>> {
     let cluster = |name: &'static str| {
         BTreeMap::from([
             ("consul_destination_service", name.to_owned()),
+            ("consul_source_service", "ingress".to_owned()),
             ("envoy_cluster_name", name.to_owned()),
             ("instance", "envoy:9901".to_owned()),
             ("job", "envoy".to_owned()),
