@@ -89,6 +89,38 @@ async fn a_lambda_answering_5xx_is_rolled_back() {
 }
 
 #[tokio::test]
+async fn failures_no_cluster_counts_are_unattributed_and_fail_the_lambda() {
+    let (consul, addr, _, _) = stack(Some(0.0)).await;
+    let (prometheus, url) = prometheus_double::serve(consul.clone(), 4).await;
+    // Envoy's fault filter aborts one Lambda call in 5 before routing:
+    // only ingress counts them.
+    prometheus.lock().unwrap().lambda_abort_every = Some(5);
+    let mut target = consul_target(&addr, Some(TOKEN));
+    let report = migrate::run(
+        &judged_by(&url, "20,100"),
+        &mut target,
+        &Progress::stderr(true),
+        never(),
+    )
+    .await;
+
+    assert_eq!(report.ending, Ending::RolledBack, "{}", report.render());
+    let step = &report.steps[0].window;
+    assert_eq!(step.lambda.failed, step.unattributed_failures, "{step:?}");
+    let Verdict::Failed(why) = &report.steps[0].verdict else {
+        panic!("{}", report.render())
+    };
+    assert!((75.0..=85.0).contains(&success(&why[0])), "{why:?}");
+    assert!(
+        why[0].contains(" unattributed: ")
+            && why[0].contains("x failed calls ingress saw that neither destination's counters hold"),
+        "{why:?}"
+    );
+    assert_eq!(consul.lock().unwrap().lambda(), 0.0);
+    assert!(prometheus.lock().unwrap().problems.is_empty());
+}
+
+#[tokio::test]
 async fn function_errors_that_reach_the_mesh_as_200_are_rolled_back_and_named() {
     let (consul, addr, _, _) = stack(Some(0.0)).await;
     let (prometheus, url) = prometheus_double::serve(consul.clone(), 4).await;

@@ -66,6 +66,8 @@ pub struct Scrape {
     pub greeter: Cluster,
     pub lambda: Cluster,
     pub function_errors: u64,
+    /// ingress's other failed calls to greeter.
+    pub ingress_failed: u64,
 }
 
 /// What the double holds.
@@ -76,8 +78,10 @@ pub struct Prometheus {
     pub per_tick: u64,
     /// From this Lambda share up, every n-th Lambda request is a 503...
     pub lambda_5xx_every: Option<u64>,
-    /// ...or a function error (a 200 to Envoy).
+    /// ...or a function error (a 200 to Envoy)...
     pub lambda_function_error_every: Option<u64>,
+    /// ...or aborted by Envoy before routing (no cluster counts it).
+    pub lambda_abort_every: Option<u64>,
     pub fail_at_or_above: f64,
     /// The counters now, and each scrape.
     pub now: Scrape,
@@ -110,9 +114,14 @@ impl Prometheus {
                 let failing = lambda_percent >= self.fail_at_or_above;
                 let every = |k: Option<u64>| failing && k.is_some_and(|k| self.lambda_sent % k == 0);
                 let five = every(self.lambda_5xx_every);
+                if every(self.lambda_abort_every) {
+                    self.now.ingress_failed += 1;
+                    continue;
+                }
                 if every(self.lambda_function_error_every) {
                     self.now.function_errors += 1;
                 }
+                self.now.ingress_failed += u64::from(five);
                 self.now.lambda.record(12.0, five);
             } else {
                 self.now.greeter.record(8.0, false);
@@ -216,6 +225,27 @@ fn series(query: &str, scrape: &Scrape) -> Option<Vec<(BTreeMap<&'static str, St
             ("upstream", "greeter".to_owned()),
         ]);
         return Some(vec![(labels, scrape.function_errors as f64)]);
+    }
+    if query
+        == r#"upstream_requests_total{upstream="greeter",outcome=~"unreachable|timeout|status|too_large|not_utf8"}"#
+    {
+        // One series per outcome, as ingress exports them.
+        let outcome = |outcome: &str, value: u64| {
+            let labels = BTreeMap::from([
+                ("instance", "ingress:8080".to_owned()),
+                ("job", "ingress".to_owned()),
+                ("outcome", outcome.to_owned()),
+                ("upstream", "greeter".to_owned()),
+            ]);
+            (labels, value as f64)
+        };
+        return Some(vec![
+            outcome("unreachable", 0),
+            outcome("timeout", 0),
+            outcome("status", scrape.ingress_failed),
+            outcome("too_large", 0),
+            outcome("not_utf8", 0),
+        ]);
     }
     None
 }
