@@ -7,11 +7,8 @@ use clap::{Parser, Subcommand};
 use reqwest::Url;
 
 use crate::consul::{self, GREETER_MESH};
-use crate::consul_api::{Consul, Settings};
 use crate::envoy::{self, Fault};
-use crate::migrate::{
-    self, DEFAULT_STEPS, Gates, Hold, MigrationReport, Plan, Progress, Rollback, Steps, Target,
-};
+use crate::migrate::{self, MigrationReport, Progress};
 use crate::observe::{self, Load};
 use crate::share::Share;
 
@@ -66,82 +63,14 @@ pub enum Command {
         timeout_ms: u64,
     },
     /// Move the Lambda's share through steps, judge each step by what the
-    /// two greeters answer, and roll back when the Lambda fails.
+    /// two greeters did in its window (this run's probes, or the mesh's
+    /// traffic in Prometheus), and roll back when the Lambda fails.
     ///
     /// Exit code 0 when the last step passed, 1 when a step failed (rolled
-    /// back) or the run stopped, 130 on Ctrl-C or SIGTERM (back to the last
-    /// passed step), 64 for bad input (nothing written).
-    Migrate {
-        /// The Lambda's shares, in percent, increasing.
-        #[arg(long, default_value = DEFAULT_STEPS)]
-        steps: Steps,
-        /// Where the split is held: the local stack's Envoy, or Consul
-        /// (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, as the
-        /// consul CLI reads them).
-        #[arg(long, value_enum, default_value = "envoy")]
-        target: TargetKind,
-        /// Envoy's admin endpoint (with --target envoy).
-        #[arg(long, env = "ENVOY_ADMIN_URL", default_value = "http://127.0.0.1:9901")]
-        admin: Url,
-        /// ingress's URL, where probe requests go.
-        #[arg(long, env = "INGRESS_URL", default_value = "http://127.0.0.1:8080/")]
-        url: Url,
-        /// Probe requests each step sends at least.
-        #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
-        requests: u64,
-        /// The most a step sends while it waits for enough Lambda answers
-        /// or for --hold-secs; the step ends there (default: 10 times
-        /// --requests; with --hold-secs, --rate times --hold-secs more).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
-        max_requests: Option<u64>,
-        /// Seconds each step holds at least, probing all along.
-        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
-        hold_secs: u64,
-        /// The most probe requests a second (default: as fast as answered).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        rate: Option<u32>,
-        /// Milliseconds between a write and the step's first probe (default
-        /// 0 for Envoy, which applies a write at once; 5000 for Consul,
-        /// whose sidecars take a moment to get a new splitter).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=600_000))]
-        settle_ms: Option<u64>,
-        /// The least share of the Lambda's requests that must succeed, in percent.
-        #[arg(
-            long,
-            value_name = "PERCENT",
-            default_value = "99",
-            allow_negative_numbers = true
-        )]
-        min_success: Share,
-        /// Lambda answers a step needs before it is judged.
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-        min_lambda_answers: u64,
-        /// The Lambda's p99 may be at most this many times the container greeter's.
-        #[arg(long, default_value_t = 3.0, value_parser = parse_ratio)]
-        max_p99_ratio: f64,
-        /// A Lambda p99 at or under this many milliseconds passes the ratio
-        /// gate whatever the greeter's (a few milliseconds apart is noise).
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=60_000))]
-        p99_floor_ms: u64,
-        /// The Lambda's p99 may never exceed this many milliseconds.
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-        max_p99_ms: u64,
-        /// Where a failed step sends the share: 0, or the last passed step.
-        #[arg(long, value_enum, default_value = "zero")]
-        rollback_to: Rollback,
-        /// Probe requests in flight at once.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=observe::MAX_CONCURRENCY as i64))]
-        concurrency: u16,
-        /// The most one probe request may take, in milliseconds.
-        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
-        timeout_ms: u64,
-        /// Print the plan and each write without reading or writing anything.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print the report as JSON rather than a table.
-        #[arg(long)]
-        json: bool,
-    },
+    /// back), the run stopped or someone else changed the split, 130 on
+    /// Ctrl-C or SIGTERM (back to the last passed step), 64 for bad input
+    /// (nothing written).
+    Migrate(Box<migrate::Args>),
     /// Make the local Envoy fail or slow down the calls it routes to
     /// greeter-lambda, to watch `split migrate` roll back. No option: no fault.
     Fault {
@@ -181,22 +110,6 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-}
-
-/// Where `split migrate` moves the split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TargetKind {
-    /// The local stack's Envoy, through its admin endpoint.
-    Envoy,
-    /// Consul's service-splitter, through its HTTP API.
-    Consul,
-}
-
-fn parse_ratio(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(r) if (1.0..=1000.0).contains(&r) => Ok(r),
-        _ => Err(format!("{raw} is not a ratio from 1 to 1000")),
-    }
 }
 
 /// `EX_USAGE`: bad input, nothing done.
@@ -280,86 +193,17 @@ pub async fn run(command: Command) -> Output {
                 ),
             }
         }
-        Command::Migrate {
-            steps,
-            target,
-            admin,
-            url,
-            requests,
-            max_requests,
-            hold_secs,
-            rate,
-            settle_ms,
-            min_success,
-            min_lambda_answers,
-            max_p99_ratio,
-            p99_floor_ms,
-            max_p99_ms,
-            rollback_to,
-            concurrency,
-            timeout_ms,
-            dry_run,
-            json,
-        } => {
-            let usage = |message: String| Output {
-                stdout: String::new(),
-                stderr: format!("split migrate: {message}\n"),
-                code: USAGE,
-            };
-            // By default a step ends at 10 times --requests, plus what
-            // --rate sends over --hold-secs.
-            let held = u64::from(rate.unwrap_or(0)).saturating_mul(hold_secs);
-            let max_requests = max_requests.unwrap_or(
-                requests
-                    .saturating_mul(10)
-                    .saturating_add(held)
-                    .min(observe::MAX_REQUESTS),
-            );
-            if max_requests < requests {
-                return usage(format!(
-                    "--max-requests {max_requests} is below --requests {requests}"
-                ));
-            }
-            let mut target = match target {
-                TargetKind::Envoy => Target::Envoy { admin },
-                TargetKind::Consul => {
-                    let consul = Settings::from_lookup(|k| std::env::var(k).ok())
-                        .map_err(|e| e.to_string())
-                        .and_then(|s| Consul::new(s, migrate::TARGET_TIMEOUT).map_err(|e| e.to_string()));
-                    match consul {
-                        Ok(consul) => Target::Consul {
-                            consul,
-                            last: None,
-                            wrote: false,
-                        },
-                        Err(e) => return usage(e),
-                    }
+        Command::Migrate(args) => {
+            let (dry_run, json) = (args.dry_run, args.json);
+            let (plan, mut target) = match args.into_plan(|k| std::env::var(k).ok()) {
+                Ok(parts) => parts,
+                Err(message) => {
+                    return Output {
+                        stdout: String::new(),
+                        stderr: format!("split migrate: {message}\n"),
+                        code: USAGE,
+                    };
                 }
-            };
-            let settle = settle_ms.unwrap_or(match target {
-                Target::Envoy { .. } => 0,
-                Target::Consul { .. } => 5000,
-            });
-            let plan = Plan {
-                steps,
-                gates: Gates {
-                    min_success: min_success.fraction() * 100.0,
-                    min_lambda_answers,
-                    max_p99_ratio,
-                    p99_floor: Duration::from_millis(p99_floor_ms),
-                    max_p99: Duration::from_millis(max_p99_ms),
-                },
-                hold: Hold {
-                    requests,
-                    max_requests,
-                    min_time: Duration::from_secs(hold_secs),
-                    settle: Duration::from_millis(settle),
-                },
-                rollback: rollback_to,
-                url,
-                concurrency: usize::from(concurrency),
-                rate,
-                timeout: Duration::from_millis(timeout_ms),
             };
             if dry_run {
                 return Output::ok(MigrationReport::render_plan(&plan, &target));

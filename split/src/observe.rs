@@ -8,32 +8,32 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use reqwest::header::HeaderMap;
-use service_core::upstream::{Client, Upstream};
+use service_core::upstream::{Client, Upstream, UpstreamError};
 use tokio::task::JoinSet;
 
-use crate::report::{Answerer, Outcome, Report, Sample, classify};
+use crate::report::{Answerer, Blame, Failure, Outcome, Report, Sample, classify};
 
 /// The most requests one run sends.
-pub const MAX_REQUESTS: u64 = 1_000_000;
+pub(crate) const MAX_REQUESTS: u64 = 1_000_000;
 /// The most requests one run keeps in flight.
-pub const MAX_CONCURRENCY: usize = 256;
+pub(crate) const MAX_CONCURRENCY: usize = 256;
 
 /// A run of requests.
 #[derive(Debug, Clone)]
-pub struct Load {
+pub(crate) struct Load {
     /// ingress's URL.
-    pub url: Url,
+    pub(crate) url: Url,
     /// How many requests, 1 to [`MAX_REQUESTS`].
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// How many at a time, 1 to [`MAX_CONCURRENCY`].
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// The most one request may take.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Sends the load's requests and tallies the answers. Failed requests are
 /// part of the report; only a client that cannot be built is an error.
-pub async fn run(load: &Load) -> Result<Report, reqwest::Error> {
+pub(crate) async fn run(load: &Load) -> Result<Report, reqwest::Error> {
     let client = Client::new(load.timeout)?;
     let probe = Probe::start(&client, &load.url, load.concurrency, load.requests, None);
     Ok(probe.finish(false).await)
@@ -43,7 +43,7 @@ pub async fn run(load: &Load) -> Result<Report, reqwest::Error> {
 /// stopped, each answer visible as it lands: what `split migrate` watches
 /// during a step, and what [`run`] waits out.
 #[derive(Debug)]
-pub struct Probe {
+pub(crate) struct Probe {
     url: Url,
     workers: usize,
     started: Instant,
@@ -61,7 +61,13 @@ impl Probe {
     /// requests (at most [`MAX_REQUESTS`]) have been sent or the probe is
     /// stopped. With a `rate`, the workers together send at most that many
     /// requests a second (a long hold on a real mesh is not a load test).
-    pub fn start(client: &Client, url: &Url, concurrency: usize, limit: u64, rate: Option<u32>) -> Self {
+    pub(crate) fn start(
+        client: &Client,
+        url: &Url,
+        concurrency: usize,
+        limit: u64,
+        rate: Option<u32>,
+    ) -> Self {
         let ingress = Upstream {
             name: "ingress",
             url: url.clone(),
@@ -113,21 +119,16 @@ impl Probe {
     }
 
     /// The answers so far, in the order they landed.
-    pub fn samples(&self) -> Vec<Sample> {
+    pub(crate) fn samples(&self) -> Vec<Sample> {
         lock(&self.samples).clone()
     }
 
     /// How many answers have landed, and how many of them the Lambda's.
-    pub fn counts(&self) -> (u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64) {
         // The Lambda's count first, and it grows after each push: it never
         // runs ahead of the samples read after it.
         let lambda = self.lambda.load(Ordering::Relaxed);
         (lock(&self.samples).len() as u64, lambda)
-    }
-
-    /// How long the probe has run.
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// Ends the probe and tallies every answer. With `stop`, no new request
@@ -168,12 +169,22 @@ async fn one(client: &Client, ingress: &Upstream) -> Sample {
     let outcome = match client.get_text(ingress, HeaderMap::new()).await {
         Ok(body) => match classify(&body) {
             Some(answerer) => Outcome::Answered(answerer),
-            None => Outcome::Failed(format!(
-                "not a greeting: {:?}",
-                body.chars().take(80).collect::<String>()
-            )),
+            None => Outcome::Failed(Failure {
+                blame: Blame::Unknown,
+                why: format!("not a greeting: {:?}", body.chars().take(80).collect::<String>()),
+            }),
         },
-        Err(e) => Outcome::Failed(e.to_string()),
+        Err(e) => {
+            // What ingress's failed answer declared, if it answered at all.
+            let declared = match &e {
+                UpstreamError::Status { declared, .. } => *declared,
+                _ => None,
+            };
+            Outcome::Failed(Failure {
+                blame: Blame::of(declared),
+                why: e.to_string(),
+            })
+        }
     };
     Sample {
         outcome,
@@ -235,26 +246,70 @@ mod tests {
         assert_eq!(report.latencies.len(), 100);
     }
 
+    /// ingress's failed answers, made by service-core's own error type as
+    /// ingress makes them: its header carries the origin split reads.
+    fn ingress_failure(n: usize) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        use service_core::origin::Origin;
+        let greeter_said = |declared| UpstreamError::Status {
+            upstream: "greeter",
+            status: StatusCode::BAD_GATEWAY,
+            detail: "name upstream unreachable: connection refused".into(),
+            declared,
+        };
+        match n % 4 {
+            // The container greeter answered a failure of its own.
+            0 => greeter_said(Some(Origin::Transport)).into_response(),
+            // A Lambda function error.
+            1 => UpstreamError::FunctionError {
+                upstream: "greeter",
+                detail: "UpstreamError: name upstream unreachable".into(),
+            }
+            .into_response(),
+            // Envoy's own answer: nothing declared.
+            2 => greeter_said(None).into_response(),
+            _ => (StatusCode::OK, "healthy").into_response(),
+        }
+    }
+
     #[tokio::test]
-    async fn errors_and_strange_answers_are_failures_with_their_cause() {
-        let (url, _) = serve_nth(|n| match n % 3 {
-            0 => (
-                StatusCode::BAD_GATEWAY,
-                "greeter upstream unreachable: connection refused",
-            ),
-            1 => (StatusCode::OK, "healthy"),
-            _ => (StatusCode::OK, "From i: From g: Hi (a) Mary (b)"),
-        })
-        .await;
-        let report = run(&load(url, 9, 3)).await.unwrap();
-        assert_eq!((report.greeter, report.lambda, report.failed()), (3, 0, 6));
-        assert_eq!(
-            report.failures.get(
-                "ingress upstream answered 502 Bad Gateway: greeter upstream unreachable: connection refused"
-            ),
-            Some(&3)
+    async fn failures_carry_their_cause_and_the_blame_ingress_declared() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        let app = Router::new().route(
+            "/",
+            get(move || {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                async move { ingress_failure(n) }
+            }),
         );
-        assert_eq!(report.failures.get("not a greeting: \"healthy\""), Some(&3));
+        let report = run(&load(serve(app).await, 8, 3)).await.unwrap();
+        let failures: Vec<(Blame, &str, u64)> = report
+            .failures
+            .iter()
+            .map(|(f, n)| (f.blame, f.why.as_str(), *n))
+            .collect();
+        assert_eq!(
+            failures,
+            [
+                (
+                    Blame::Greeter,
+                    "ingress upstream answered 502 Bad Gateway: greeter upstream answered 502 Bad Gateway: name upstream unreachable: connection refused",
+                    2
+                ),
+                (
+                    Blame::Lambda,
+                    "ingress upstream answered 502 Bad Gateway: greeter upstream failed: UpstreamError: name upstream unreachable",
+                    2
+                ),
+                (
+                    Blame::Unknown,
+                    "ingress upstream answered 502 Bad Gateway: greeter upstream answered 502 Bad Gateway: name upstream unreachable: connection refused",
+                    2
+                ),
+                (Blame::Unknown, "not a greeting: \"healthy\"", 2),
+            ]
+        );
     }
 
     #[tokio::test]
@@ -284,7 +339,10 @@ mod tests {
         assert_eq!(report.concurrency, 5, "no more workers than requests");
         assert_eq!(
             report.failures.keys().collect::<Vec<_>>(),
-            ["ingress upstream unreachable: connection refused"]
+            [&Failure {
+                blame: Blame::Unknown,
+                why: "ingress upstream unreachable: connection refused".into()
+            }]
         );
     }
 }

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use service_core::origin::Origin;
+
 use crate::share::Share;
 
 /// Which greeter answered a request through ingress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answerer {
+pub(crate) enum Answerer {
     /// The container greeter: `From <ingress>: From <greeter host>: ...`.
     Greeter,
     /// greeter-lambda: `From <ingress>: From lambda: ...`.
@@ -18,7 +20,7 @@ pub enum Answerer {
 
 /// Who answered, read from ingress's answer; `None` when the text is not a
 /// greeting through ingress at all.
-pub fn classify(body: &str) -> Option<Answerer> {
+pub(crate) fn classify(body: &str) -> Option<Answerer> {
     let (_ingress, greeter_body) = body.strip_prefix("From ")?.split_once(": ")?;
     let (greeter, _greeting) = greeter_body.strip_prefix("From ")?.split_once(": ")?;
     Some(if greeter == "lambda" {
@@ -28,68 +30,102 @@ pub fn classify(body: &str) -> Option<Answerer> {
     })
 }
 
+/// Whose a failed request is, as ingress's failed answer declares it
+/// (service-core's [`Origin`]): the container greeter's own failure
+/// (`service`), a Lambda function error (`function`), or nobody's that can
+/// be told (`transport`, no header: Envoy's 503, a timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Blame {
+    /// The container greeter failed on its own upstream.
+    Greeter,
+    /// greeter-lambda's function failed.
+    Lambda,
+    /// Envoy's own answer, a timeout, a connection error: either.
+    Unknown,
+}
+
+impl Blame {
+    /// The blame for the origin a failed answer declared.
+    pub(crate) fn of(origin: Option<Origin>) -> Self {
+        match origin {
+            Some(Origin::Service) => Self::Greeter,
+            Some(Origin::Function) => Self::Lambda,
+            Some(Origin::Transport) | None => Self::Unknown,
+        }
+    }
+}
+
+/// A failed request: whose, and what happened, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Failure {
+    /// Whose it is.
+    pub(crate) blame: Blame,
+    /// What happened.
+    pub(crate) why: String,
+}
+
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A greeting, from one of the greeters.
     Answered(Answerer),
-    /// Anything else, described in one line.
-    Failed(String),
+    /// Anything else.
+    Failed(Failure),
 }
 
 /// One request: how it ended and how long it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// How it ended.
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// From sending to the end of the body or the failure.
-    pub latency: Duration,
+    pub(crate) latency: Duration,
 }
 
 /// The tally of a run of requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// Where the requests went.
-    pub url: String,
+    pub(crate) url: String,
     /// How many were in flight at once, at most.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// The wall time of the run.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// Answered by the container greeter.
-    pub greeter: u64,
+    pub(crate) greeter: u64,
     /// Answered by greeter-lambda.
-    pub lambda: u64,
-    /// Failures, by description.
-    pub failures: BTreeMap<String, u64>,
+    pub(crate) lambda: u64,
+    /// Failures, by whose and what.
+    pub(crate) failures: BTreeMap<Failure, u64>,
     /// Every request's latency, ascending.
-    pub latencies: Vec<Duration>,
+    pub(crate) latencies: Vec<Duration>,
     /// The latencies of the container greeter's answers, ascending.
-    pub greeter_latencies: Vec<Duration>,
+    pub(crate) greeter_latencies: Vec<Duration>,
     /// The latencies of greeter-lambda's answers, ascending.
-    pub lambda_latencies: Vec<Duration>,
+    pub(crate) lambda_latencies: Vec<Duration>,
 }
 
 /// How far the observed Lambda count may be from the expected one.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Expectation {
+pub(crate) struct Expectation {
     /// The share the split is set to.
-    pub lambda: Share,
+    pub(crate) lambda: Share,
     /// The expected number of Lambda answers.
-    pub expected: f64,
+    pub(crate) expected: f64,
     /// The largest distance from it still consistent with the split.
-    pub tolerance: f64,
+    pub(crate) tolerance: f64,
 }
 
 /// Standard deviations allowed: a correct split fails this check about
 /// once in 16,000 runs, while a wrong weight of a few percent over 400
 /// requests still stands out.
-pub const SIGMAS: f64 = 4.0;
+pub(crate) const SIGMAS: f64 = 4.0;
 
 impl Expectation {
     /// The binomial expectation for `answered` requests: `n p` Lambda
     /// answers, give or take [`SIGMAS`] standard deviations,
     /// `sqrt(n p (1 - p))`. Exact (no tolerance) for 0 and 100.
-    pub fn binomial(lambda: Share, answered: u64) -> Self {
+    pub(crate) fn binomial(lambda: Share, answered: u64) -> Self {
         let n = answered as f64;
         let p = lambda.fraction();
         Self {
@@ -100,7 +136,7 @@ impl Expectation {
     }
 
     /// Whether `observed` Lambda answers fit.
-    pub fn admits(&self, observed: u64) -> bool {
+    pub(crate) fn admits(&self, observed: u64) -> bool {
         // The epsilon only absorbs float error in `n p`; at p = 0 or 1 the
         // count must match exactly.
         (observed as f64 - self.expected).abs() <= self.tolerance + 1e-9
@@ -109,7 +145,7 @@ impl Expectation {
 
 impl Report {
     /// Tallies samples.
-    pub fn new(url: String, concurrency: usize, elapsed: Duration, samples: Vec<Sample>) -> Self {
+    pub(crate) fn new(url: String, concurrency: usize, elapsed: Duration, samples: Vec<Sample>) -> Self {
         let mut report = Self {
             url,
             concurrency,
@@ -142,29 +178,23 @@ impl Report {
     }
 
     /// Requests sent.
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.latencies.len() as u64
     }
 
     /// Requests answered by either greeter.
-    pub fn answered(&self) -> u64 {
+    pub(crate) fn answered(&self) -> u64 {
         self.greeter + self.lambda
     }
 
     /// Requests that failed.
-    pub fn failed(&self) -> u64 {
+    pub(crate) fn failed(&self) -> u64 {
         self.failures.values().sum()
-    }
-
-    /// The latency below which a fraction `q` of the requests finished
-    /// (nearest rank); zero for an empty run.
-    pub fn percentile(&self, q: f64) -> Duration {
-        percentile(&self.latencies, q)
     }
 
     /// The latencies of one destination's answers, ascending. Failures
     /// are in neither: which greeter a failed request reached is not known.
-    pub fn latencies_of(&self, answerer: Answerer) -> &[Duration] {
+    pub(crate) fn latencies_of(&self, answerer: Answerer) -> &[Duration] {
         match answerer {
             Answerer::Greeter => &self.greeter_latencies,
             Answerer::Lambda => &self.lambda_latencies,
@@ -173,7 +203,7 @@ impl Report {
 
     /// The report as the terminal shows it; with `expect`, ending in the
     /// verdict. The verdict's success is [`Report::meets`].
-    pub fn render(&self, expect: Option<Share>) -> String {
+    pub(crate) fn render(&self, expect: Option<Share>) -> String {
         let mut out = String::new();
         let requests = self.requests();
         // Writing to a String cannot fail.
@@ -197,8 +227,8 @@ impl Report {
             );
             let _ = writeln!(out, "{}", line.trim_end());
         }
-        for (why, count) in self.failures.iter().take(5) {
-            let _ = writeln!(out, "      {count} x {why}");
+        for (failure, count) in self.failures.iter().take(5) {
+            let _ = writeln!(out, "      {count} x {}", failure.why);
         }
         if self.failures.len() > 5 {
             let _ = writeln!(
@@ -223,7 +253,7 @@ impl Report {
 
     /// One line: the expected Lambda share, its tolerance and whether the
     /// run meets it.
-    pub fn verdict(&self, lambda: Share) -> String {
+    pub(crate) fn verdict(&self, lambda: Share) -> String {
         let answered = self.answered();
         let expectation = Expectation::binomial(lambda, answered);
         let tolerance = 100.0 * ratio_f(expectation.tolerance, answered);
@@ -240,18 +270,18 @@ impl Report {
 
     /// True when no request failed and, with `expect`, the Lambda's share
     /// is within the binomial tolerance.
-    pub fn meets(&self, expect: Option<Share>) -> bool {
+    pub(crate) fn meets(&self, expect: Option<Share>) -> bool {
         self.failed() == 0
             && expect.is_none_or(|lambda| Expectation::binomial(lambda, self.answered()).admits(self.lambda))
     }
 }
 
 /// Columns of a full bar.
-pub const BAR_WIDTH: usize = 40;
+pub(crate) const BAR_WIDTH: usize = 40;
 
 /// A horizontal bar `fraction` of `width` columns long, to an eighth of a
 /// column.
-pub fn bar(fraction: f64, width: usize) -> String {
+pub(crate) fn bar(fraction: f64, width: usize) -> String {
     const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
     let eighths = (fraction.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize;
     let mut out = "█".repeat(eighths / 8);
@@ -261,7 +291,7 @@ pub fn bar(fraction: f64, width: usize) -> String {
 
 /// The latency below which a fraction `q` of `ascending` lies (nearest
 /// rank); zero for none.
-pub fn percentile(ascending: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(ascending: &[Duration], q: f64) -> Duration {
     let n = ascending.len();
     if n == 0 {
         return Duration::ZERO;
@@ -289,7 +319,7 @@ fn ratio_f(part: f64, whole: u64) -> f64 {
 }
 
 /// `5.8 ms`, or `1.25 s` from a second up.
-pub fn millis(d: Duration) -> String {
+pub(crate) fn millis(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms >= 1000.0 {
         format!("{:.2} s", ms / 1000.0)
@@ -320,7 +350,10 @@ mod tests {
         push(lambda, Outcome::Answered(Answerer::Lambda));
         push(
             failed,
-            Outcome::Failed("502 Bad Gateway: greeter upstream unreachable".into()),
+            Outcome::Failed(Failure {
+                blame: Blame::Unknown,
+                why: "502 Bad Gateway: greeter upstream unreachable".into(),
+            }),
         );
         Report::new(
             "http://127.0.0.1:8080/".into(),
@@ -404,10 +437,10 @@ mod tests {
     #[test]
     fn percentiles_are_nearest_rank() {
         let r = report(100, 0, 0);
-        assert_eq!(r.percentile(0.5), Duration::from_millis(50));
-        assert_eq!(r.percentile(0.99), Duration::from_millis(99));
-        assert_eq!(r.percentile(1.0), Duration::from_millis(100));
-        assert_eq!(report(0, 0, 0).percentile(0.5), Duration::ZERO);
+        assert_eq!(percentile(&r.latencies, 0.5), Duration::from_millis(50));
+        assert_eq!(percentile(&r.latencies, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&r.latencies, 1.0), Duration::from_millis(100));
+        assert_eq!(percentile(&report(0, 0, 0).latencies, 0.5), Duration::ZERO);
     }
 
     #[test]

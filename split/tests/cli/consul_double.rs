@@ -26,8 +26,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use serde_json::{Value, json};
+use service_core::upstream::UpstreamError;
 
 /// The token the double accepts.
 pub const TOKEN: &str = "8f2b6c1e-5d8a-4f5e-9b47-3c1d2e7a9f60";
@@ -56,6 +58,9 @@ pub struct Consul {
     pub problems: Vec<String>,
     /// ACL policies and roles.
     pub acl: Acl,
+    /// Right after the n-th write Consul takes (from 1), someone else
+    /// writes the Lambda at 30 %.
+    pub change_after_write: Option<usize>,
 }
 
 /// The ACL objects the double holds, as Consul answers them.
@@ -98,6 +103,19 @@ impl Consul {
         );
         object.insert("ModifyIndex".into(), json!(self.index));
         self.entry = Some(entry);
+    }
+
+    /// Someone else's write, if one is due after this run's latest.
+    fn after_write(&mut self) {
+        let taken = self
+            .log
+            .iter()
+            .filter(|l| l.request.starts_with("PUT") && l.status == 200)
+            .count()
+            + 1;
+        if self.change_after_write == Some(taken) {
+            self.store(splitter(30.0, &json!({ "owner": "someone else" })));
+        }
     }
 
     /// The Lambda's weight the double holds, 0 with no splitter.
@@ -204,6 +222,7 @@ async fn write(
         };
         if applies {
             consul.store(entry);
+            consul.after_write();
         }
         Ok((StatusCode::OK, applies.to_string()))
     })()
@@ -538,23 +557,19 @@ pub async fn serve_ingress(consul: Shared, ingress: Arc<Mutex<Ingress>>) -> Stri
                 let h = (consul.lambda() * 100.0).round() as u64;
                 let to_lambda = (n + 1) * h / 10_000 > n * h / 10_000;
                 if !to_lambda {
-                    return (
-                        StatusCode::OK,
-                        "From ingress: From c0ffee: Hi (a) Mary (b)".to_owned(),
-                    );
+                    return "From ingress: From c0ffee: Hi (a) Mary (b)".into_response();
                 }
                 ingress.lambda += 1;
                 let failing = consul.lambda() >= ingress.fail_at_or_above;
                 if failing && ingress.fail_every_lambda.is_some_and(|k| ingress.lambda % k == 0) {
-                    return (
-                        StatusCode::BAD_GATEWAY,
-                        "greeter upstream failed: UpstreamError: name upstream unreachable".to_owned(),
-                    );
+                    // A function error, answered as ingress answers it.
+                    return UpstreamError::FunctionError {
+                        upstream: "greeter",
+                        detail: "UpstreamError: name upstream unreachable".into(),
+                    }
+                    .into_response();
                 }
-                (
-                    StatusCode::OK,
-                    "From ingress: From lambda: Hi (a) Mary (b)".to_owned(),
-                )
+                "From ingress: From lambda: Hi (a) Mary (b)".into_response()
             }
         }),
     );

@@ -1,10 +1,13 @@
 //! Tests of the repository's Consul entries, of `split migrate` against a
-//! Consul API double, and of the `split` binary.
+//! Consul API double (judged by probes, or by a Prometheus double), and of
+//! the `split` binary.
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is the test failing.
 
 mod acl;
 mod consul_double;
 mod entries;
+mod metrics;
 mod migrate;
 mod process;
+mod prometheus_double;

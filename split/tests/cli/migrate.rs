@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use split::consul_api::{Consul, Settings};
-use split::migrate::{self, Ending, Gates, Hold, Plan, Progress, Rollback, Target, Verdict};
+use split::migrate::{self, Ending, Gates, Hold, Judge, Plan, Progress, Rollback, Target, Verdict};
 
 use crate::consul_double::{self, Ingress, TOKEN};
 
-fn plan(steps: &str, ingress: &str) -> Plan {
+pub fn plan(steps: &str, ingress: &str) -> Plan {
     Plan {
         steps: steps.parse().unwrap(),
         gates: Gates {
@@ -33,26 +33,24 @@ fn plan(steps: &str, ingress: &str) -> Plan {
         concurrency: 4,
         rate: None,
         timeout: Duration::from_secs(2),
+        judge: Judge::Probes,
+        probes: true,
     }
 }
 
-fn consul_target(addr: &str, token: Option<&str>) -> Target {
+pub fn consul_target(addr: &str, token: Option<&str>) -> Target {
     let settings = Settings::from_lookup(|k| match k {
         "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
         "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
         _ => None,
     })
     .unwrap();
-    Target::Consul {
-        consul: Consul::new(settings, Duration::from_secs(2)).unwrap(),
-        last: None,
-        wrote: false,
-    }
+    Target::consul(Consul::new(settings, Duration::from_secs(2)).unwrap())
 }
 
 /// A double holding `lambda`, the fake ingress in front of it, and the
 /// ingress's knobs.
-async fn stack(lambda: Option<f64>) -> (consul_double::Shared, String, String, Arc<Mutex<Ingress>>) {
+pub async fn stack(lambda: Option<f64>) -> (consul_double::Shared, String, String, Arc<Mutex<Ingress>>) {
     let consul = consul_double::Consul::holding(lambda);
     let addr = consul_double::serve(consul.clone()).await;
     let ingress = Arc::new(Mutex::new(Ingress::default()));
@@ -60,7 +58,7 @@ async fn stack(lambda: Option<f64>) -> (consul_double::Shared, String, String, A
     (consul, addr, url, ingress)
 }
 
-fn never() -> std::future::Pending<()> {
+pub fn never() -> std::future::Pending<()> {
     std::future::pending()
 }
 
@@ -82,7 +80,7 @@ async fn a_healthy_lambda_goes_through_every_step_with_cas_on_each_write() {
     assert!(consul.problems.is_empty(), "{:?}", consul.problems);
     assert_eq!(consul.lambda(), 100.0);
     // Each write carries the ModifyIndex this run last read or wrote, and
-    // is read back.
+    // is read back; each step's window ends with a look at the splitter.
     let requests: Vec<&str> = consul.log.iter().map(|l| l.request.as_str()).collect();
     let get = "GET /v1/config/service-splitter/greeter";
     assert_eq!(
@@ -91,9 +89,12 @@ async fn a_healthy_lambda_goes_through_every_step_with_cas_on_each_write() {
             get,
             "PUT /v1/config?cas=41",
             get,
+            get,
             "PUT /v1/config?cas=42",
             get,
+            get,
             "PUT /v1/config?cas=43",
+            get,
             get
         ]
     );
@@ -116,8 +117,8 @@ async fn a_healthy_lambda_goes_through_every_step_with_cas_on_each_write() {
         .map(|s| s.lambda_share.fraction() * 100.0)
         .collect();
     assert_eq!(shares, [5.0, 50.0, 100.0]);
-    assert!((report.steps[1].observed_lambda_percent - 50.0).abs() < 1.0);
-    assert_eq!(report.steps[2].greeter.answers, 0);
+    assert!((report.steps[1].window.observed_lambda_percent - 50.0).abs() < 1.0);
+    assert_eq!(report.steps[2].window.greeter.answers, 0);
 }
 
 #[tokio::test]
@@ -133,8 +134,54 @@ async fn a_missing_splitter_is_created_with_cas_0() {
     assert_eq!(consul.lambda(), 10.0);
 }
 
+/// The PUTs Consul got, taken or refused.
+fn puts(consul: &consul_double::Consul) -> Vec<&str> {
+    consul
+        .log
+        .iter()
+        .filter(|l| l.request.starts_with("PUT"))
+        .map(|l| l.request.as_str())
+        .collect()
+}
+
 #[tokio::test]
-async fn a_concurrent_change_stops_the_run_and_is_not_overwritten() {
+async fn a_change_right_after_a_write_stops_the_run_with_nothing_more_written() {
+    let (consul, addr, url, _) = stack(Some(0.0)).await;
+    // Someone else sets the Lambda to 30 % right after this run's first
+    // write, before its read-back.
+    consul.lock().unwrap().change_after_write = Some(1);
+    let mut target = consul_target(&addr, Some(TOKEN));
+    let report = migrate::run(
+        &plan("5,50,100", &url),
+        &mut target,
+        &Progress::stderr(true),
+        never(),
+    )
+    .await;
+
+    assert_eq!(report.ending, Ending::Error, "{}", report.render());
+    assert_eq!(report.code(), 1);
+    assert!(
+        report.message.starts_with(&format!(
+            "writing 5% failed: after writing 5%: someone else changed the split; Consul at http://{addr}/ (service-splitter greeter) now holds the Lambda at 30% (ModifyIndex 43, Splits ["
+        )) && report.message.ends_with("Nothing more was written: split migrate stops here"),
+        "{}",
+        report.message
+    );
+    assert_eq!(report.final_share, Some("30".parse().unwrap()));
+    assert!(report.steps.is_empty());
+    let consul = consul.lock().unwrap();
+    assert!(consul.problems.is_empty(), "{:?}", consul.problems);
+    assert_eq!(consul.lambda(), 30.0, "the other writer's change stands");
+    assert_eq!(
+        puts(&consul),
+        ["PUT /v1/config?cas=41"],
+        "no write after the change"
+    );
+}
+
+#[tokio::test]
+async fn a_change_during_a_step_stops_the_run_with_nothing_more_written() {
     let (consul, addr, url, ingress) = stack(Some(0.0)).await;
     // During the first step, someone else sets the Lambda to 30 %.
     // (The baseline takes the first 100 requests.)
@@ -151,25 +198,25 @@ async fn a_concurrent_change_stops_the_run_and_is_not_overwritten() {
     assert_eq!(report.ending, Ending::Error, "{}", report.render());
     assert_eq!(report.code(), 1);
     assert!(
-        report.message.contains(
-            "Consul refused the write (cas 42): the greeter splitter was changed by someone else since this run wrote it; now ModifyIndex 43 with the Lambda at 30%"
-        ),
+        report.message.starts_with(
+            "after the 5% step's window, it no longer holds the Lambda at 5% (ModifyIndex 42, Splits ["
+        ) && report
+            .message
+            .contains("someone else changed the split; Consul at ")
+            && report
+                .message
+                .contains("now holds the Lambda at 30% (ModifyIndex 43"),
         "{}",
         report.message
     );
+    assert_eq!(report.final_share, Some("30".parse().unwrap()));
     let consul = consul.lock().unwrap();
     assert!(consul.problems.is_empty(), "{:?}", consul.problems);
     assert_eq!(consul.lambda(), 30.0, "the other writer's change stands");
-    let refused: Vec<&str> = consul
-        .log
-        .iter()
-        .filter(|l| l.request.starts_with("PUT"))
-        .map(|l| l.request.as_str())
-        .collect();
     assert_eq!(
-        refused,
-        ["PUT /v1/config?cas=41", "PUT /v1/config?cas=42"],
-        "no write after the refusal"
+        puts(&consul),
+        ["PUT /v1/config?cas=41"],
+        "no write after the change"
     );
 }
 
