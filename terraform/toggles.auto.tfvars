@@ -1,5 +1,5 @@
 # The migration's four steps, each a switch; turn them on in order, one apply
-# each (the README's "On AWS, with Consul" walks through them). Off again in
+# each (docs/aws.md walks through them). Off again in
 # reverse order to step back.
 deploy_ecs_services  = false # 1. ingress, greeter, greeting and name on ECS, in the mesh, behind the ALB
 deploy_consul_lambda = false # 2. the Lambda registrator, the mesh gateway and the terminating gateway

@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Prefix of every resource's name; change it to run two copies in one account."
+  description = "Prefix of every resource's name but greeter-lambda's function, whose name is its Consul service's: two copies run in one account in two regions, or in one region up to step 2."
   type        = string
   default     = "greeter"
 

@@ -1,6 +1,6 @@
 # The composition: registry modules plus this repository's local modules.
 # Module versions are pinned exactly in main.tf, lambda.tf and services.tf;
-# why these, in README.md.
+# why these, in this folder's README.md.
 terraform {
   required_version = ">= 1.9" # validation blocks that read other variables
 
