@@ -19,10 +19,13 @@
 //! - unattributed failures: ingress's other failed calls to greeter
 //!   (`upstream_requests_total{upstream="greeter",outcome=~"unreachable|..."}`)
 //!   beyond the 5xx the two clusters counted. Envoy's per-cluster series
-//!   miss the answers Envoy makes before routing (measured: 20 % of the
-//!   Lambda's calls aborted by the local fault filter left both clusters
-//!   at 100 % success); like the probes' unattributed failures they count
-//!   against the Lambda while it has a share.
+//!   miss the answers a sidecar makes before routing (a fault filter in
+//!   front of the router, an overload, a missing route: measured when the
+//!   local fault filter stood in ingress's sidecar, 20 % of the Lambda's
+//!   calls aborted left both clusters at 100 % success; it now stands in
+//!   the terminating gateway, past the sidecar, as on ECS); like the
+//!   probes' unattributed failures they count against the Lambda while it
+//!   has a share.
 //! - latency: `envoy_cluster_upstream_rq_time_bucket` (milliseconds), its
 //!   quantiles interpolated within buckets as `histogram_quantile` does.
 //!
