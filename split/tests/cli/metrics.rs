@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use split::migrate::{self, Ending, Judge, MigrationReport, Plan, Progress, Verdict};
+use split::migrate::{Ending, Judge, MigrationReport, Plan, Verdict};
 
-use crate::consul_double::{self, Ingress, TOKEN};
-use crate::migrate::{consul_target, never, plan, split, stack};
+use crate::consul_double::{self, Ingress};
+use crate::migrate::{migrate_on, plan, split, stack};
 use crate::prometheus_double::{self, Mode};
 
 /// Windows of 300 ms, extended up to 1 s; probes off.
@@ -49,21 +49,8 @@ impl Mesh {
 
     /// `split migrate` through `steps` on this mesh, judged by its Prometheus.
     async fn migrate(&self, steps: &str) -> MigrationReport {
-        migrate_judged_by(&self.consul_addr, &self.prometheus_url, steps).await
+        migrate_on(&self.consul_addr, &judged_by(&self.prometheus_url, steps)).await
     }
-}
-
-/// `split migrate` through `steps` on the split the Consul double at
-/// `consul_addr` holds, judged by the Prometheus at `prometheus`.
-async fn migrate_judged_by(consul_addr: &str, prometheus: &str, steps: &str) -> MigrationReport {
-    let mut target = consul_target(consul_addr, Some(TOKEN));
-    migrate::run(
-        &judged_by(prometheus, steps),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await
 }
 
 /// The percentage of `Lambda success 80.00% < 99% (...`.
@@ -220,7 +207,7 @@ async fn a_prometheus_that_cannot_judge_is_an_error_before_anything_is_written()
                 url
             }
         };
-        let report = migrate_judged_by(&addr, &url, "5").await;
+        let report = migrate_on(&addr, &judged_by(&url, "5")).await;
         assert_eq!(report.ending, Ending::Error, "{mode:?}: {}", report.render());
         assert_eq!(report.code(), 1);
         assert!(
