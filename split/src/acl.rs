@@ -19,7 +19,7 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::consul_api::{Consul, ConsulError, Settings};
+use crate::consul_api::{self, Consul, ConsulError, Settings};
 
 /// The role consul-ecs's controller (0.10) makes for terminating gateways.
 pub const GATEWAY_ROLE: &str = "consul-ecs-terminating-gateway-role";
@@ -313,11 +313,7 @@ fn describe(consul: &Consul, path: &str, body: &Value) -> String {
 }
 
 fn refused(status: StatusCode, request: String, body: &[u8]) -> GrantError {
-    let detail = String::from_utf8_lossy(body)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let detail = consul_api::refusal_detail(body);
     if status == StatusCode::FORBIDDEN {
         GrantError::Forbidden { request, detail }
     } else {

@@ -309,11 +309,7 @@ impl Consul {
     }
 
     fn refusal(&self, status: StatusCode, request: &str, body: &[u8]) -> ConsulError {
-        let detail = String::from_utf8_lossy(body)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let detail = refusal_detail(body);
         if status == StatusCode::FORBIDDEN {
             ConsulError::Forbidden { detail }
         } else {
@@ -522,6 +518,16 @@ pub fn lambda_share(entry: &Value) -> Result<Share, String> {
         ));
     }
     Share::from_hundredths(lambda).ok_or_else(|| "the Lambda's weight is over 100".to_owned())
+}
+
+/// What Consul said when it refused a request: the first line of its
+/// answer, enough to name the cause without echoing a whole page.
+pub(crate) fn refusal_detail(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[cfg(test)]

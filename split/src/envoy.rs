@@ -320,6 +320,9 @@ fn parse_runtime(body: &str) -> Result<Runtime, SetError> {
 }
 
 #[cfg(test)]
+pub(crate) mod admin_double;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -381,61 +384,10 @@ mod tests {
         assert_eq!(runtime("x", "2500"), None);
     }
 
-    /// A stand-in for Envoy's admin: `/runtime_modify` (POST only) stores
-    /// the query's pairs, `/runtime` shows them as Envoy does, and `/ready`
-    /// answers after `ready_after` requests to it.
+    /// A stand-in for Envoy's admin whose `/ready` answers after
+    /// `ready_after` requests to it.
     async fn fake_admin(ready_after: usize) -> Url {
-        use axum::extract::{Query, State};
-        use axum::routing::{get, post};
-        use std::collections::BTreeMap;
-        use std::sync::{Arc, Mutex};
-
-        #[derive(Clone, Default)]
-        struct Admin {
-            runtime: Arc<Mutex<BTreeMap<String, String>>>,
-            ready_calls: Arc<Mutex<usize>>,
-        }
-        let state = Admin::default();
-        let app = axum::Router::new()
-            .route(
-                "/runtime_modify",
-                post(
-                    |State(a): State<Admin>, Query(pairs): Query<BTreeMap<String, String>>| async move {
-                        a.runtime.lock().unwrap().extend(pairs);
-                        "OK\n"
-                    },
-                ),
-            )
-            .route(
-                "/runtime",
-                get(|State(a): State<Admin>| async move {
-                    let entries: serde_json::Map<String, serde_json::Value> = a
-                        .runtime
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), serde_json::json!({ "final_value": v })))
-                        .collect();
-                    serde_json::json!({ "layers": ["admin"], "entries": entries }).to_string()
-                }),
-            )
-            .route(
-                "/ready",
-                get(move |State(a): State<Admin>| async move {
-                    let mut calls = a.ready_calls.lock().unwrap();
-                    *calls += 1;
-                    if *calls > ready_after {
-                        (axum::http::StatusCode::OK, "LIVE")
-                    } else {
-                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "INITIALIZING")
-                    }
-                }),
-            )
-            .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}").parse().unwrap()
+        admin_double::Admin::ready_after(ready_after).serve().await
     }
 
     const SECOND: Duration = Duration::from_secs(1);

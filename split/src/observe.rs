@@ -219,7 +219,10 @@ mod tests {
 
     /// A server whose n-th answer (from 0) is `answer(n)`, and its count of
     /// requests.
-    async fn serve_nth(answer: fn(usize) -> (StatusCode, &'static str)) -> (Url, Arc<AtomicUsize>) {
+    async fn serve_nth<R>(answer: fn(usize) -> R) -> (Url, Arc<AtomicUsize>)
+    where
+        R: axum::response::IntoResponse + Send + 'static,
+    {
         let count = Arc::new(AtomicUsize::new(0));
         let seen = count.clone();
         let app = Router::new().route(
@@ -274,16 +277,8 @@ mod tests {
 
     #[tokio::test]
     async fn failures_carry_their_cause_and_the_blame_ingress_declared() {
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = count.clone();
-        let app = Router::new().route(
-            "/",
-            get(move || {
-                let n = seen.fetch_add(1, Ordering::SeqCst);
-                async move { ingress_failure(n) }
-            }),
-        );
-        let report = run(&load(serve(app).await, 8, 3)).await.unwrap();
+        let (url, _) = serve_nth(ingress_failure).await;
+        let report = run(&load(url, 8, 3)).await.unwrap();
         let failures: Vec<(Blame, &str, u64)> = report
             .failures
             .iter()

@@ -253,67 +253,16 @@ impl Target {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
-
-    use axum::extract::{Query, State};
-    use axum::routing::{get, post};
-
     use super::*;
-
-    /// Envoy's runtime as its admin shows it, and the POSTs it took.
-    #[derive(Clone, Default)]
-    struct Admin {
-        runtime: Arc<Mutex<BTreeMap<String, String>>>,
-        posts: Arc<Mutex<u32>>,
-    }
-
-    impl Admin {
-        fn set(&self, lambda: Share) {
-            let pairs = envoy::runtime_weights(lambda).map(|(k, w)| (k, w.to_string()));
-            self.runtime.lock().unwrap().extend(pairs);
-        }
-    }
-
-    async fn serve(admin: Admin) -> Url {
-        let app = axum::Router::new()
-            .route(
-                "/runtime_modify",
-                post(
-                    |State(a): State<Admin>, Query(pairs): Query<BTreeMap<String, String>>| async move {
-                        *a.posts.lock().unwrap() += 1;
-                        a.runtime.lock().unwrap().extend(pairs);
-                        "OK\n"
-                    },
-                ),
-            )
-            .route(
-                "/runtime",
-                get(|State(a): State<Admin>| async move {
-                    let entries: serde_json::Map<String, serde_json::Value> = a
-                        .runtime
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), serde_json::json!({ "final_value": v })))
-                        .collect();
-                    serde_json::json!({ "entries": entries }).to_string()
-                }),
-            )
-            .with_state(admin);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}").parse().unwrap()
-    }
+    use crate::envoy::admin_double::Admin;
 
     #[tokio::test]
     async fn an_envoy_changed_by_someone_else_is_not_written_over() {
         let admin = Admin::default();
-        let mut target = Target::envoy(serve(admin.clone()).await);
+        let mut target = Target::envoy(admin.serve().await);
         assert_eq!(target.read().await.unwrap(), None);
         target.write("5".parse().unwrap()).await.unwrap();
-        assert_eq!(*admin.posts.lock().unwrap(), 1);
+        assert_eq!(admin.posts(), 1);
         // Someone else's `split set --lambda 30`.
         admin.set("30".parse().unwrap());
         let err = target.write("25".parse().unwrap()).await.unwrap_err();
@@ -326,7 +275,7 @@ mod tests {
                 .contains("now holds the Lambda at 30%. Nothing more was written"),
             "{err}"
         );
-        assert_eq!(*admin.posts.lock().unwrap(), 1, "nothing more was written");
+        assert_eq!(admin.posts(), 1, "nothing more was written");
         assert_eq!(target.last_share(), Some("30".parse().unwrap()));
         // And seen after a window, too.
         admin.set("40".parse().unwrap());

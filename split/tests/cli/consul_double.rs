@@ -31,6 +31,8 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 use service_core::upstream::UpstreamError;
 
+use crate::double;
+
 /// The token the double accepts.
 pub const TOKEN: &str = "8f2b6c1e-5d8a-4f5e-9b47-3c1d2e7a9f60";
 
@@ -73,6 +75,12 @@ pub struct Acl {
 }
 
 pub type Shared = Arc<Mutex<Consul>>;
+
+impl double::Problems for Consul {
+    fn problems(&mut self) -> &mut Vec<String> {
+        &mut self.problems
+    }
+}
 
 impl Consul {
     /// A double holding the splitter at `lambda` percent, or none.
@@ -453,32 +461,18 @@ async fn acl_write(State(shared): State<Shared>, request: axum::extract::Request
 
 /// The double's router.
 pub fn app(shared: Shared) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/config/service-splitter/greeter", get(read))
         .route("/v1/config", put(write))
         .route("/v1/acl/{kind}/name/{name}", get(acl_read))
         .route("/v1/acl/policy", put(acl_write))
-        .route("/v1/acl/{kind}/{id}", put(acl_write))
-        .fallback(
-            |State(shared): State<Shared>, request: axum::extract::Request| async move {
-                let line = format!("{} {}", request.method(), request.uri());
-                shared
-                    .lock()
-                    .unwrap()
-                    .problems
-                    .push(format!("unexpected request {line}"));
-                (StatusCode::NOT_FOUND, "no such endpoint")
-            },
-        )
-        .with_state(shared)
+        .route("/v1/acl/{kind}/{id}", put(acl_write));
+    double::note_unexpected(routes, "no such endpoint").with_state(shared)
 }
 
 /// Serves the double over http on a free loopback port: `127.0.0.1:port`.
 pub async fn serve(shared: Shared) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app(shared)).await.unwrap() });
-    addr.to_string()
+    double::serve(app(shared)).await.to_string()
 }
 
 /// Serves the double over https, with the test certificate for
@@ -573,8 +567,5 @@ pub async fn serve_ingress(consul: Shared, ingress: Arc<Mutex<Ingress>>) -> Stri
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/")
+    format!("http://{}/", double::serve(app).await)
 }

@@ -6,6 +6,7 @@
 
 mod acl;
 mod consul_double;
+mod double;
 mod entries;
 mod metrics;
 mod migrate;

@@ -1,12 +1,13 @@
 //! `split migrate --judge prometheus` against the Prometheus double, with
 //! the split held by the Consul double and probes off: real traffic only.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use split::migrate::{self, Ending, Judge, Plan, Progress, Verdict};
+use split::migrate::{Ending, Judge, MigrationReport, Plan, Verdict};
 
-use crate::consul_double::TOKEN;
-use crate::migrate::{consul_target, never, plan, split, stack};
+use crate::consul_double::{self, Ingress};
+use crate::migrate::{migrate_on, plan, split, stack};
 use crate::prometheus_double::{self, Mode};
 
 /// Windows of 300 ms, extended up to 1 s; probes off.
@@ -22,6 +23,36 @@ fn judged_by(prometheus: &str, steps: &str) -> Plan {
     plan
 }
 
+/// The Consul double holding the Lambda at 0 %, the fake ingress in front
+/// of it, and the Prometheus double over the mesh's traffic.
+struct Mesh {
+    consul: consul_double::Shared,
+    consul_addr: String,
+    ingress: Arc<Mutex<Ingress>>,
+    prometheus: prometheus_double::Shared,
+    prometheus_url: String,
+}
+
+impl Mesh {
+    /// The mesh with `per_tick` requests a tick of the Prometheus double.
+    async fn new(per_tick: u64) -> Self {
+        let (consul, consul_addr, _, ingress) = stack(Some(0.0)).await;
+        let (prometheus, prometheus_url) = prometheus_double::serve(consul.clone(), per_tick).await;
+        Self {
+            consul,
+            consul_addr,
+            ingress,
+            prometheus,
+            prometheus_url,
+        }
+    }
+
+    /// `split migrate` through `steps` on this mesh, judged by its Prometheus.
+    async fn migrate(&self, steps: &str) -> MigrationReport {
+        migrate_on(&self.consul_addr, &judged_by(&self.prometheus_url, steps)).await
+    }
+}
+
 /// The percentage of `Lambda success 80.00% < 99% (...`.
 fn success(why: &str) -> f64 {
     why.strip_prefix("Lambda success ")
@@ -32,21 +63,13 @@ fn success(why: &str) -> f64 {
 
 #[tokio::test]
 async fn a_healthy_lambda_walks_to_100_on_the_meshs_traffic() {
-    let (consul, addr, _, ingress) = stack(Some(0.0)).await;
-    let (prometheus, url) = prometheus_double::serve(consul.clone(), 4).await;
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &judged_by(&url, "20,100"),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let mesh = Mesh::new(4).await;
+    let report = mesh.migrate("20,100").await;
 
     assert_eq!(report.ending, Ending::Completed, "{}", report.render());
-    assert_eq!(consul.lock().unwrap().lambda(), 100.0);
-    assert_eq!(ingress.lock().unwrap().served, 0, "no probe was sent");
-    let prometheus = prometheus.lock().unwrap();
+    assert_eq!(mesh.consul.lock().unwrap().lambda(), 100.0);
+    assert_eq!(mesh.ingress.lock().unwrap().served, 0, "no probe was sent");
+    let prometheus = mesh.prometheus.lock().unwrap();
     assert!(prometheus.problems.is_empty(), "{:?}", prometheus.problems);
     let step = &report.steps[0].window;
     assert_eq!(step.probes, 0);
@@ -64,17 +87,9 @@ async fn a_healthy_lambda_walks_to_100_on_the_meshs_traffic() {
 
 #[tokio::test]
 async fn a_lambda_answering_5xx_is_rolled_back() {
-    let (consul, addr, _, _) = stack(Some(0.0)).await;
-    let (prometheus, url) = prometheus_double::serve(consul.clone(), 4).await;
-    prometheus.lock().unwrap().lambda_5xx_every = Some(5);
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &judged_by(&url, "20,100"),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let mesh = Mesh::new(4).await;
+    mesh.prometheus.lock().unwrap().lambda_5xx_every = Some(5);
+    let report = mesh.migrate("20,100").await;
 
     assert_eq!(report.ending, Ending::RolledBack, "{}", report.render());
     assert_eq!(report.code(), 1);
@@ -84,25 +99,17 @@ async fn a_lambda_answering_5xx_is_rolled_back() {
     // One in 5 failed: 80 %, give or take where the window's edges fall.
     assert!((75.0..=85.0).contains(&success(&why[0])), "{why:?}");
     assert!(why[0].ends_with(" x 5xx from greeter-lambda (Envoy))"), "{why:?}");
-    assert_eq!(consul.lock().unwrap().lambda(), 0.0);
-    assert!(prometheus.lock().unwrap().problems.is_empty());
+    assert_eq!(mesh.consul.lock().unwrap().lambda(), 0.0);
+    assert!(mesh.prometheus.lock().unwrap().problems.is_empty());
 }
 
 #[tokio::test]
 async fn failures_no_cluster_counts_are_unattributed_and_fail_the_lambda() {
-    let (consul, addr, _, _) = stack(Some(0.0)).await;
-    let (prometheus, url) = prometheus_double::serve(consul.clone(), 4).await;
+    let mesh = Mesh::new(4).await;
     // Envoy's fault filter aborts one Lambda call in 5 before routing:
     // only ingress counts them.
-    prometheus.lock().unwrap().lambda_abort_every = Some(5);
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &judged_by(&url, "20,100"),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    mesh.prometheus.lock().unwrap().lambda_abort_every = Some(5);
+    let report = mesh.migrate("20,100").await;
 
     assert_eq!(report.ending, Ending::RolledBack, "{}", report.render());
     let step = &report.steps[0].window;
@@ -116,27 +123,19 @@ async fn failures_no_cluster_counts_are_unattributed_and_fail_the_lambda() {
             && why[0].contains("x failed calls ingress saw that neither destination's counters hold"),
         "{why:?}"
     );
-    assert_eq!(consul.lock().unwrap().lambda(), 0.0);
-    assert!(prometheus.lock().unwrap().problems.is_empty());
+    assert_eq!(mesh.consul.lock().unwrap().lambda(), 0.0);
+    assert!(mesh.prometheus.lock().unwrap().problems.is_empty());
 }
 
 #[tokio::test]
 async fn function_errors_that_reach_the_mesh_as_200_are_rolled_back_and_named() {
-    let (consul, addr, _, _) = stack(Some(0.0)).await;
-    let (prometheus, url) = prometheus_double::serve(consul.clone(), 4).await;
+    let mesh = Mesh::new(4).await;
     {
-        let mut p = prometheus.lock().unwrap();
+        let mut p = mesh.prometheus.lock().unwrap();
         p.lambda_function_error_every = Some(4);
         p.fail_at_or_above = 50.0;
     }
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &judged_by(&url, "20,50,100"),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let report = mesh.migrate("20,50,100").await;
 
     assert_eq!(report.ending, Ending::RolledBack, "{}", report.render());
     assert_eq!(report.steps[0].verdict, Verdict::Passed);
@@ -155,21 +154,13 @@ async fn function_errors_that_reach_the_mesh_as_200_are_rolled_back_and_named() 
         "{why:?}"
     );
     assert!(report.message.contains("function errors"), "{}", report.message);
-    assert_eq!(consul.lock().unwrap().lambda(), 0.0);
+    assert_eq!(mesh.consul.lock().unwrap().lambda(), 0.0);
 }
 
 #[tokio::test]
 async fn no_traffic_fails_the_first_step_after_its_limit_and_writes_nothing_else() {
-    let (consul, addr, _, _) = stack(Some(0.0)).await;
-    let (_, url) = prometheus_double::serve(consul.clone(), 0).await;
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &judged_by(&url, "5,50,100"),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let mesh = Mesh::new(0).await;
+    let report = mesh.migrate("5,50,100").await;
 
     assert_eq!(report.ending, Ending::RolledBack, "{}", report.render());
     assert_eq!(report.steps.len(), 1);
@@ -184,7 +175,7 @@ async fn no_traffic_fails_the_first_step_after_its_limit_and_writes_nothing_else
         report.steps[0].window.elapsed >= Duration::from_secs(1),
         "extended to its limit"
     );
-    let consul = consul.lock().unwrap();
+    let consul = mesh.consul.lock().unwrap();
     let weights: Vec<f64> = consul
         .writes()
         .iter()
@@ -216,14 +207,7 @@ async fn a_prometheus_that_cannot_judge_is_an_error_before_anything_is_written()
                 url
             }
         };
-        let mut target = consul_target(&addr, Some(TOKEN));
-        let report = migrate::run(
-            &judged_by(&url, "5"),
-            &mut target,
-            &Progress::stderr(true),
-            never(),
-        )
-        .await;
+        let report = migrate_on(&addr, &judged_by(&url, "5")).await;
         assert_eq!(report.ending, Ending::Error, "{mode:?}: {}", report.render());
         assert_eq!(report.code(), 1);
         assert!(

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use split::consul_api::{Consul, Settings};
-use split::migrate::{self, Ending, Gates, Hold, Judge, Plan, Progress, Rollback, Target, Verdict};
+use split::migrate::{
+    self, Ending, Gates, Hold, Judge, MigrationReport, Plan, Progress, Rollback, Target, Verdict,
+};
 
 use crate::consul_double::{self, Ingress, TOKEN};
 
@@ -62,17 +64,17 @@ pub fn never() -> std::future::Pending<()> {
     std::future::pending()
 }
 
+/// `split migrate` by `plan` on the split the Consul double at `addr`
+/// holds, with the token the double takes, never interrupted.
+pub async fn migrate_on(addr: &str, plan: &Plan) -> MigrationReport {
+    let mut target = consul_target(addr, Some(TOKEN));
+    migrate::run(plan, &mut target, &Progress::stderr(true), never()).await
+}
+
 #[tokio::test]
 async fn a_healthy_lambda_goes_through_every_step_with_cas_on_each_write() {
     let (consul, addr, url, _) = stack(Some(0.0)).await;
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &plan("5,50,100", &url),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let report = migrate_on(&addr, &plan("5,50,100", &url)).await;
 
     assert_eq!(report.ending, Ending::Completed, "{}", report.render());
     assert_eq!(report.code(), 0);
@@ -124,8 +126,7 @@ async fn a_healthy_lambda_goes_through_every_step_with_cas_on_each_write() {
 #[tokio::test]
 async fn a_missing_splitter_is_created_with_cas_0() {
     let (consul, addr, url, _) = stack(None).await;
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(&plan("10", &url), &mut target, &Progress::stderr(true), never()).await;
+    let report = migrate_on(&addr, &plan("10", &url)).await;
     assert_eq!(report.ending, Ending::Completed, "{}", report.render());
     assert_eq!(report.started_at, Some(split::share::Share::ZERO));
     let consul = consul.lock().unwrap();
@@ -150,14 +151,7 @@ async fn a_change_right_after_a_write_stops_the_run_with_nothing_more_written() 
     // Someone else sets the Lambda to 30 % right after this run's first
     // write, before its read-back.
     consul.lock().unwrap().change_after_write = Some(1);
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &plan("5,50,100", &url),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let report = migrate_on(&addr, &plan("5,50,100", &url)).await;
 
     assert_eq!(report.ending, Ending::Error, "{}", report.render());
     assert_eq!(report.code(), 1);
@@ -186,14 +180,7 @@ async fn a_change_during_a_step_stops_the_run_with_nothing_more_written() {
     // During the first step, someone else sets the Lambda to 30 %.
     // (The baseline takes the first 100 requests.)
     ingress.lock().unwrap().concurrent_write_after = Some(150);
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let report = migrate::run(
-        &plan("5,50,100", &url),
-        &mut target,
-        &Progress::stderr(true),
-        never(),
-    )
-    .await;
+    let report = migrate_on(&addr, &plan("5,50,100", &url)).await;
 
     assert_eq!(report.ending, Ending::Error, "{}", report.render());
     assert_eq!(report.code(), 1);
@@ -224,7 +211,6 @@ async fn a_change_during_a_step_stops_the_run_with_nothing_more_written() {
 async fn a_failing_lambda_is_rolled_back_to_0_or_to_the_last_passed_step() {
     for (rollback, expected) in [(Rollback::Zero, 0.0), (Rollback::Previous, 5.0)] {
         let (consul, addr, url, ingress) = stack(Some(0.0)).await;
-        let mut target = consul_target(&addr, Some(TOKEN));
         let mut plan = plan("5,50,100", &url);
         plan.rollback = rollback;
         // Healthy at 5 %, then one Lambda answer in 5 is a function error.
@@ -233,7 +219,7 @@ async fn a_failing_lambda_is_rolled_back_to_0_or_to_the_last_passed_step() {
             ingress.fail_every_lambda = Some(5);
             ingress.fail_at_or_above = 50.0;
         }
-        let report = migrate::run(&plan, &mut target, &Progress::stderr(true), never()).await;
+        let report = migrate_on(&addr, &plan).await;
         assert_eq!(report.ending, Ending::RolledBack, "{}", report.render());
         assert_eq!(report.code(), 1);
         assert_eq!(report.steps.len(), 2);

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::consul_double;
+use crate::{consul_double, double};
 
 /// Envoy's latency buckets, in milliseconds.
 const BUCKETS: [f64; 8] = [1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0];
@@ -95,6 +95,12 @@ pub struct Prometheus {
 
 pub type Shared = Arc<Mutex<Prometheus>>;
 
+impl double::Problems for Prometheus {
+    fn problems(&mut self) -> &mut Vec<String> {
+        &mut self.problems
+    }
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -150,23 +156,9 @@ pub async fn serve(consul: consul_double::Shared, per_tick: u64) -> (Shared, Str
             generator.lock().unwrap().tick(lambda);
         }
     });
-    let app = Router::new()
-        .route("/api/v1/query", get(query))
-        .fallback(
-            |State(shared): State<Shared>, request: axum::extract::Request| async move {
-                let line = format!("{} {}", request.method(), request.uri());
-                shared
-                    .lock()
-                    .unwrap()
-                    .problems
-                    .push(format!("unexpected request {line}"));
-                (StatusCode::NOT_FOUND, "404 page not found")
-            },
-        )
-        .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let routes = Router::new().route("/api/v1/query", get(query));
+    let app = double::note_unexpected(routes, "404 page not found").with_state(shared.clone());
+    let addr = double::serve(app).await;
     // The first scrape exists before any query.
     while shared.lock().unwrap().scrapes.is_empty() {
         tokio::time::sleep(Duration::from_millis(1)).await;
