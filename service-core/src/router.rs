@@ -31,6 +31,10 @@ use crate::metrics::{self, InFlight, Metrics};
 /// The body of `GET /health`.
 pub const HEALTHY: &str = "healthy";
 
+/// The route and `route` label of the health check.
+const HEALTH: &str = "/health";
+/// The route and `route` label of the metrics.
+const METRICS: &str = "/metrics";
 /// The `route` label of the payload at `/`.
 const ROOT: &str = "/";
 /// The `route` label of the payload at any other path.
@@ -59,11 +63,8 @@ where
 {
     let scraped = metrics.clone();
     let routes = Router::new()
-        .route("/health", get(|| async { HEALTHY }))
-        .route(
-            "/metrics",
-            get(move || std::future::ready(metrics_answer(&scraped))),
-        )
+        .route(HEALTH, get(|| async { HEALTHY }))
+        .route(METRICS, get(move || std::future::ready(metrics_answer(&scraped))))
         .route(ROOT, payload.clone())
         .route(ANY_PATH, payload)
         .with_state(state);
@@ -81,8 +82,8 @@ fn metrics_answer(metrics: &Metrics) -> Response {
 /// The `route` label of a path: the pattern that answers it.
 fn route(path: &str) -> &'static str {
     match path {
-        "/health" => "/health",
-        "/metrics" => "/metrics",
+        HEALTH => HEALTH,
+        METRICS => METRICS,
         ROOT => ROOT,
         _ => ANY_PATH,
     }
