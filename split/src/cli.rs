@@ -6,11 +6,18 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use reqwest::Url;
 
-use crate::consul::{self, GREETER_MESH};
-use crate::envoy::{self, Fault};
-use crate::migrate::{self, MigrationReport, Progress};
-use crate::observe::{self, Load};
-use crate::share::Share;
+use migration::envoy::{self, Fault};
+use migration::mesh::GREETER_MESH;
+use migration::plan::Args as MigrateArgs;
+use migration::probe::{self as observe, Load};
+use migration::progress::Progress;
+use migration::report::MigrationReport;
+use migration::share::Share;
+use migration::target::TARGET_TIMEOUT;
+
+use crate::check;
+use crate::grant;
+use crate::output::Output;
 
 /// Moves the calls to greeter from the container to Lambda, and shows where
 /// they go.
@@ -70,7 +77,7 @@ pub enum Command {
     /// back), the run stopped or someone else changed the split, 130 on
     /// Ctrl-C or SIGTERM (back to the last passed step), 64 for bad input
     /// (nothing written).
-    Migrate(Box<migrate::Args>),
+    Migrate(Box<MigrateArgs>),
     /// Make the local Envoy fail or slow down the calls it routes to
     /// greeter-lambda, to watch `split migrate` roll back. No option: no fault.
     Fault {
@@ -101,10 +108,10 @@ pub enum Command {
     /// with CONSUL_HTTP_TOKEN (acl:write). Writes only what differs.
     Grant {
         /// The policy's rules; the file's name is the policy's.
-        #[arg(long, default_value = crate::acl::DEFAULT_POLICY_FILE)]
+        #[arg(long, default_value = grant::DEFAULT_POLICY_FILE)]
         policy: PathBuf,
         /// The role to link it to.
-        #[arg(long, default_value = crate::acl::GATEWAY_ROLE)]
+        #[arg(long, default_value = grant::GATEWAY_ROLE)]
         role: String,
         /// Read what Consul holds and print the writes, writing nothing.
         #[arg(long)]
@@ -112,54 +119,15 @@ pub enum Command {
     },
 }
 
-/// `EX_USAGE`: bad input, nothing done.
-const USAGE: u8 = 64;
-
-/// What a command has to say, and how the process ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// For stdout: the result itself.
-    pub stdout: String,
-    /// For stderr: what went wrong.
-    pub stderr: String,
-    /// The exit code.
-    pub code: u8,
-}
-
-impl Output {
-    fn ok(stdout: String) -> Self {
-        Self {
-            stdout,
-            stderr: String::new(),
-            code: 0,
-        }
-    }
-
-    fn fail(stdout: String, stderr: String) -> Self {
-        Self {
-            stdout,
-            stderr,
-            code: 1,
-        }
-    }
-}
-
 /// Runs one command.
 pub async fn run(command: Command) -> Output {
     match command {
-        Command::Splitter { lambda } => Output::ok(consul::splitter(lambda)),
+        Command::Splitter { lambda } => Output::ok(migration::consul::hcl(lambda)),
         Command::Set {
             lambda,
             admin,
             wait_secs,
-        } => match envoy::set(
-            &admin,
-            lambda,
-            migrate::TARGET_TIMEOUT,
-            Duration::from_secs(wait_secs),
-        )
-        .await
-        {
+        } => match envoy::set(&admin, lambda, TARGET_TIMEOUT, Duration::from_secs(wait_secs)).await {
             Ok(applied) => {
                 let before = applied
                     .before
@@ -197,18 +165,13 @@ pub async fn run(command: Command) -> Output {
             let (dry_run, json) = (args.dry_run, args.json);
             let (plan, mut target) = match args.into_plan(|k| std::env::var(k).ok()) {
                 Ok(parts) => parts,
-                Err(message) => {
-                    return Output {
-                        stdout: String::new(),
-                        stderr: format!("split migrate: {message}\n"),
-                        code: USAGE,
-                    };
-                }
+                Err(message) => return Output::usage(format!("split migrate: {message}\n")),
             };
             if dry_run {
                 return Output::ok(MigrationReport::render_plan(&plan, &target));
             }
-            let report = migrate::run(&plan, &mut target, &Progress::stderr(false), interrupted()).await;
+            let report =
+                migration::run::run(&plan, &mut target, &Progress::stderr(false), interrupted()).await;
             let stdout = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
             } else {
@@ -233,7 +196,7 @@ pub async fn run(command: Command) -> Output {
                 delay_percent: delay,
                 delay_ms,
             };
-            match envoy::set_fault(&admin, fault, migrate::TARGET_TIMEOUT).await {
+            match envoy::set_fault(&admin, fault, TARGET_TIMEOUT).await {
                 Ok(()) if fault.abort_percent == 0 && fault.delay_percent == 0 => {
                     Output::ok(format!("no fault on greeter-lambda's calls, at {admin}\n"))
                 }
@@ -247,11 +210,11 @@ pub async fn run(command: Command) -> Output {
             policy,
             role,
             dry_run,
-        } => crate::acl::command(&policy, &role, dry_run).await,
-        Command::Check { dir } => match consul::load_dir(&dir) {
+        } => grant::command(&policy, &role, dry_run).await,
+        Command::Check { dir } => match check::load_dir(&dir) {
             Err(e) => Output::fail(String::new(), format!("split check: {e}\n")),
             Ok(files) => {
-                let problems = consul::check(&GREETER_MESH, &files);
+                let problems = check::check(&GREETER_MESH, &files);
                 if problems.is_empty() {
                     Output::ok(format!(
                         "{} entries in {}: no problems\n",

@@ -13,9 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use split::cli::{Cli, run};
-
-/// `EX_USAGE` from sysexits.h: a bad argument, such as a share over 100.
-const USAGE: u8 = 64;
+use split::output::USAGE;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

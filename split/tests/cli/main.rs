@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is the test failing.
 
-mod acl;
 mod consul_double;
 mod double;
 mod entries;
+mod grant;
 mod metrics;
 mod migrate;
 mod process;

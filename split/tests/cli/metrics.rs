@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use split::migrate::{Ending, Judge, MigrationReport, Plan, Verdict};
+use migration::plan::{Judge, Plan};
+use migration::report::{Ending, MigrationReport, Verdict};
 
 use crate::consul_double::{self, Ingress};
 use crate::migrate::{migrate_on, plan, split, stack};

@@ -6,11 +6,12 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use migration::consul::{Consul, Settings};
+use migration::plan::{Gates, Hold, Judge, Plan, Rollback};
+use migration::progress::Progress;
+use migration::report::{Ending, MigrationReport, Verdict};
+use migration::target::Target;
 use serde_json::Value;
-use split::consul_api::{Consul, Settings};
-use split::migrate::{
-    self, Ending, Gates, Hold, Judge, MigrationReport, Plan, Progress, Rollback, Target, Verdict,
-};
 
 use crate::consul_double::{self, Ingress, TOKEN};
 
@@ -68,7 +69,7 @@ pub fn never() -> std::future::Pending<()> {
 /// holds, with the token the double takes, never interrupted.
 pub async fn migrate_on(addr: &str, plan: &Plan) -> MigrationReport {
     let mut target = consul_target(addr, Some(TOKEN));
-    migrate::run(plan, &mut target, &Progress::stderr(true), never()).await
+    migration::run::run(plan, &mut target, &Progress::stderr(true), never()).await
 }
 
 #[tokio::test]
@@ -128,7 +129,7 @@ async fn a_missing_splitter_is_created_with_cas_0() {
     let (consul, addr, url, _) = stack(None).await;
     let report = migrate_on(&addr, &plan("10", &url)).await;
     assert_eq!(report.ending, Ending::Completed, "{}", report.render());
-    assert_eq!(report.started_at, Some(split::share::Share::ZERO));
+    assert_eq!(report.started_at, Some(migration::share::Share::ZERO));
     let consul = consul.lock().unwrap();
     assert!(consul.problems.is_empty(), "{:?}", consul.problems);
     assert_eq!(consul.writes()[0].0, "PUT /v1/config?cas=0");
@@ -253,7 +254,7 @@ async fn an_interrupt_returns_the_share_to_the_last_passed_step() {
     };
     let mut plan = plan("5,50,100", &url);
     plan.hold.min_time = Duration::from_secs(30);
-    let report = migrate::run(&plan, &mut target, &Progress::stderr(true), interrupted).await;
+    let report = migration::run::run(&plan, &mut target, &Progress::stderr(true), interrupted).await;
     assert_eq!(report.ending, Ending::Interrupted, "{}", report.render());
     assert_eq!(report.code(), 130);
     assert_eq!(consul.lock().unwrap().lambda(), 5.0);
@@ -265,7 +266,8 @@ async fn without_a_valid_token_nothing_is_written() {
     for token in [None, Some("not-the-token")] {
         let (consul, addr, url, _) = stack(Some(0.0)).await;
         let mut target = consul_target(&addr, token);
-        let report = migrate::run(&plan("5", &url), &mut target, &Progress::stderr(true), never()).await;
+        let report =
+            migration::run::run(&plan("5", &url), &mut target, &Progress::stderr(true), never()).await;
         assert_eq!(report.ending, Ending::Error);
         assert!(
             report.message.contains("Consul refused the request with 403")

@@ -15,7 +15,7 @@ fn splitter_prints_the_entry_and_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        split::consul::splitter("25".parse().unwrap())
+        migration::consul::hcl("25".parse().unwrap())
     );
 }
 

@@ -11,29 +11,29 @@ use reqwest::header::HeaderMap;
 use service_core::upstream::{Client, Upstream, UpstreamError};
 use tokio::task::JoinSet;
 
-use crate::report::{Answerer, Blame, Failure, Outcome, Report, Sample, classify};
+use crate::tally::{Answerer, Blame, FailedRequest, Reply, Sample, Tally, classify};
 
 /// The most requests one run sends.
-pub(crate) const MAX_REQUESTS: u64 = 1_000_000;
+pub const MAX_REQUESTS: u64 = 1_000_000;
 /// The most requests one run keeps in flight.
-pub(crate) const MAX_CONCURRENCY: usize = 256;
+pub const MAX_CONCURRENCY: usize = 256;
 
 /// A run of requests.
 #[derive(Debug, Clone)]
-pub(crate) struct Load {
+pub struct Load {
     /// ingress's URL.
-    pub(crate) url: Url,
+    pub url: Url,
     /// How many requests, 1 to [`MAX_REQUESTS`].
-    pub(crate) requests: u64,
+    pub requests: u64,
     /// How many at a time, 1 to [`MAX_CONCURRENCY`].
-    pub(crate) concurrency: usize,
+    pub concurrency: usize,
     /// The most one request may take.
-    pub(crate) timeout: Duration,
+    pub timeout: Duration,
 }
 
 /// Sends the load's requests and tallies the answers. Failed requests are
 /// part of the report; only a client that cannot be built is an error.
-pub(crate) async fn run(load: &Load) -> Result<Report, reqwest::Error> {
+pub async fn run(load: &Load) -> Result<Tally, reqwest::Error> {
     let client = Client::new(load.timeout)?;
     let probe = Probe::start(&client, &load.url, load.concurrency, load.requests, None);
     Ok(probe.finish(false).await)
@@ -43,7 +43,7 @@ pub(crate) async fn run(load: &Load) -> Result<Report, reqwest::Error> {
 /// stopped, each answer visible as it lands: what `split migrate` watches
 /// during a step, and what [`run`] waits out.
 #[derive(Debug)]
-pub(crate) struct Probe {
+pub struct Probe {
     url: Url,
     workers: usize,
     started: Instant,
@@ -61,13 +61,7 @@ impl Probe {
     /// requests (at most [`MAX_REQUESTS`]) have been sent or the probe is
     /// stopped. With a `rate`, the workers together send at most that many
     /// requests a second (a long hold on a real mesh is not a load test).
-    pub(crate) fn start(
-        client: &Client,
-        url: &Url,
-        concurrency: usize,
-        limit: u64,
-        rate: Option<u32>,
-    ) -> Self {
+    pub fn start(client: &Client, url: &Url, concurrency: usize, limit: u64, rate: Option<u32>) -> Self {
         let ingress = Upstream {
             name: "ingress",
             url: url.clone(),
@@ -99,7 +93,7 @@ impl Probe {
                         ticks.tick().await;
                     }
                     let sample = one(&client, &ingress).await;
-                    let by_lambda = matches!(sample.outcome, Outcome::Answered(Answerer::Lambda));
+                    let by_lambda = matches!(sample.reply, Reply::Answered(Answerer::Lambda));
                     lock(&samples).push(sample);
                     if by_lambda {
                         lambda.fetch_add(1, Ordering::Relaxed);
@@ -119,12 +113,12 @@ impl Probe {
     }
 
     /// The answers so far, in the order they landed.
-    pub(crate) fn samples(&self) -> Vec<Sample> {
+    pub fn samples(&self) -> Vec<Sample> {
         lock(&self.samples).clone()
     }
 
     /// How many answers have landed, and how many of them the Lambda's.
-    pub(crate) fn counts(&self) -> (u64, u64) {
+    pub fn counts(&self) -> (u64, u64) {
         // The Lambda's count first, and it grows after each push: it never
         // runs ahead of the samples read after it.
         let lambda = self.lambda.load(Ordering::Relaxed);
@@ -134,7 +128,7 @@ impl Probe {
     /// Ends the probe and tallies every answer. With `stop`, no new request
     /// is sent and those in flight finish; without, the workers first send
     /// the rest of the limit.
-    pub async fn finish(mut self, stop: bool) -> Report {
+    pub async fn finish(mut self, stop: bool) -> Tally {
         if stop {
             self.stop.store(true, Ordering::Relaxed);
         }
@@ -147,12 +141,12 @@ impl Probe {
         }
         let elapsed = self.started.elapsed();
         let samples = std::mem::take(&mut *lock(&self.samples));
-        Report::new(self.url.to_string(), self.workers, elapsed, samples)
+        Tally::new(self.url.to_string(), self.workers, elapsed, samples)
     }
 
     /// Ends the probe now, dropping the requests in flight: for Ctrl-C,
     /// when the rollback must not wait for them.
-    pub async fn abort(mut self) -> Report {
+    pub async fn abort(mut self) -> Tally {
         self.tasks.abort_all();
         self.finish(true).await
     }
@@ -166,10 +160,10 @@ fn lock(samples: &Mutex<Vec<Sample>>) -> std::sync::MutexGuard<'_, Vec<Sample>> 
 
 async fn one(client: &Client, ingress: &Upstream) -> Sample {
     let started = Instant::now();
-    let outcome = match client.get_text(ingress, HeaderMap::new()).await {
+    let reply = match client.get_text(ingress, HeaderMap::new()).await {
         Ok(body) => match classify(&body) {
-            Some(answerer) => Outcome::Answered(answerer),
-            None => Outcome::Failed(Failure {
+            Some(answerer) => Reply::Answered(answerer),
+            None => Reply::Failed(FailedRequest {
                 blame: Blame::Unknown,
                 why: format!("not a greeting: {:?}", body.chars().take(80).collect::<String>()),
             }),
@@ -180,14 +174,14 @@ async fn one(client: &Client, ingress: &Upstream) -> Sample {
                 UpstreamError::Status { declared, .. } => *declared,
                 _ => None,
             };
-            Outcome::Failed(Failure {
+            Reply::Failed(FailedRequest {
                 blame: Blame::of(declared),
                 why: e.to_string(),
             })
         }
     };
     Sample {
-        outcome,
+        reply,
         latency: started.elapsed(),
     }
 }
@@ -334,7 +328,7 @@ mod tests {
         assert_eq!(report.concurrency, 5, "no more workers than requests");
         assert_eq!(
             report.failures.keys().collect::<Vec<_>>(),
-            [&Failure {
+            [&FailedRequest {
                 blame: Blame::Unknown,
                 why: "ingress upstream unreachable: connection refused".into()
             }]

@@ -11,7 +11,7 @@ use crate::share::Share;
 
 /// Which greeter answered a request through ingress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answerer {
+pub enum Answerer {
     /// The container greeter: `From <ingress>: From <greeter host>: ...`.
     Greeter,
     /// greeter-lambda: `From <ingress>: From lambda: ...`.
@@ -20,7 +20,7 @@ pub(crate) enum Answerer {
 
 /// Who answered, read from ingress's answer; `None` when the text is not a
 /// greeting through ingress at all.
-pub(crate) fn classify(body: &str) -> Option<Answerer> {
+pub fn classify(body: &str) -> Option<Answerer> {
     let (_ingress, greeter_body) = body.strip_prefix("From ")?.split_once(": ")?;
     let (greeter, _greeting) = greeter_body.strip_prefix("From ")?.split_once(": ")?;
     Some(if greeter == "lambda" {
@@ -35,7 +35,7 @@ pub(crate) fn classify(body: &str) -> Option<Answerer> {
 /// (`service`), a Lambda function error (`function`), or nobody's that can
 /// be told (`transport`, no header: Envoy's 503, a timeout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Blame {
+pub enum Blame {
     /// The container greeter failed on its own upstream.
     Greeter,
     /// greeter-lambda's function failed.
@@ -46,7 +46,7 @@ pub(crate) enum Blame {
 
 impl Blame {
     /// The blame for the origin a failed answer declared.
-    pub(crate) fn of(origin: Option<Origin>) -> Self {
+    pub fn of(origin: Option<Origin>) -> Self {
         match origin {
             Some(Origin::Service) => Self::Greeter,
             Some(Origin::Function) => Self::Lambda,
@@ -57,75 +57,75 @@ impl Blame {
 
 /// A failed request: whose, and what happened, in one line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Failure {
+pub struct FailedRequest {
     /// Whose it is.
-    pub(crate) blame: Blame,
+    pub blame: Blame,
     /// What happened.
-    pub(crate) why: String,
+    pub why: String,
 }
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Reply {
     /// A greeting, from one of the greeters.
     Answered(Answerer),
     /// Anything else.
-    Failed(Failure),
+    Failed(FailedRequest),
 }
 
 /// One request: how it ended and how long it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Sample {
+pub struct Sample {
     /// How it ended.
-    pub(crate) outcome: Outcome,
+    pub reply: Reply,
     /// From sending to the end of the body or the failure.
-    pub(crate) latency: Duration,
+    pub latency: Duration,
 }
 
 /// The tally of a run of requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Report {
+pub struct Tally {
     /// Where the requests went.
-    pub(crate) url: String,
+    pub url: String,
     /// How many were in flight at once, at most.
-    pub(crate) concurrency: usize,
+    pub concurrency: usize,
     /// The wall time of the run.
-    pub(crate) elapsed: Duration,
+    pub elapsed: Duration,
     /// Answered by the container greeter.
-    pub(crate) greeter: u64,
+    pub greeter: u64,
     /// Answered by greeter-lambda.
-    pub(crate) lambda: u64,
+    pub lambda: u64,
     /// Failures, by whose and what.
-    pub(crate) failures: BTreeMap<Failure, u64>,
+    pub failures: BTreeMap<FailedRequest, u64>,
     /// Every request's latency, ascending.
-    pub(crate) latencies: Vec<Duration>,
+    pub latencies: Vec<Duration>,
     /// The latencies of the container greeter's answers, ascending.
-    pub(crate) greeter_latencies: Vec<Duration>,
+    pub greeter_latencies: Vec<Duration>,
     /// The latencies of greeter-lambda's answers, ascending.
-    pub(crate) lambda_latencies: Vec<Duration>,
+    pub lambda_latencies: Vec<Duration>,
 }
 
 /// How far the observed Lambda count may be from the expected one.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Expectation {
+pub struct Expectation {
     /// The share the split is set to.
-    pub(crate) lambda: Share,
+    pub lambda: Share,
     /// The expected number of Lambda answers.
-    pub(crate) expected: f64,
+    pub expected: f64,
     /// The largest distance from it still consistent with the split.
-    pub(crate) tolerance: f64,
+    pub tolerance: f64,
 }
 
 /// Standard deviations allowed: a correct split fails this check about
 /// once in 16,000 runs, while a wrong weight of a few percent over 400
 /// requests still stands out.
-pub(crate) const SIGMAS: f64 = 4.0;
+pub const SIGMAS: f64 = 4.0;
 
 impl Expectation {
     /// The binomial expectation for `answered` requests: `n p` Lambda
     /// answers, give or take [`SIGMAS`] standard deviations,
     /// `sqrt(n p (1 - p))`. Exact (no tolerance) for 0 and 100.
-    pub(crate) fn binomial(lambda: Share, answered: u64) -> Self {
+    pub fn binomial(lambda: Share, answered: u64) -> Self {
         let n = answered as f64;
         let p = lambda.fraction();
         Self {
@@ -136,16 +136,16 @@ impl Expectation {
     }
 
     /// Whether `observed` Lambda answers fit.
-    pub(crate) fn admits(&self, observed: u64) -> bool {
+    pub fn admits(&self, observed: u64) -> bool {
         // The epsilon only absorbs float error in `n p`; at p = 0 or 1 the
         // count must match exactly.
         (observed as f64 - self.expected).abs() <= self.tolerance + 1e-9
     }
 }
 
-impl Report {
+impl Tally {
     /// Tallies samples.
-    pub(crate) fn new(url: String, concurrency: usize, elapsed: Duration, samples: Vec<Sample>) -> Self {
+    pub fn new(url: String, concurrency: usize, elapsed: Duration, samples: Vec<Sample>) -> Self {
         let mut report = Self {
             url,
             concurrency,
@@ -159,16 +159,16 @@ impl Report {
         };
         for sample in samples {
             report.latencies.push(sample.latency);
-            match sample.outcome {
-                Outcome::Answered(Answerer::Greeter) => {
+            match sample.reply {
+                Reply::Answered(Answerer::Greeter) => {
                     report.greeter += 1;
                     report.greeter_latencies.push(sample.latency);
                 }
-                Outcome::Answered(Answerer::Lambda) => {
+                Reply::Answered(Answerer::Lambda) => {
                     report.lambda += 1;
                     report.lambda_latencies.push(sample.latency);
                 }
-                Outcome::Failed(why) => *report.failures.entry(why).or_default() += 1,
+                Reply::Failed(why) => *report.failures.entry(why).or_default() += 1,
             }
         }
         report.latencies.sort_unstable();
@@ -178,23 +178,23 @@ impl Report {
     }
 
     /// Requests sent.
-    pub(crate) fn requests(&self) -> u64 {
+    pub fn requests(&self) -> u64 {
         self.latencies.len() as u64
     }
 
     /// Requests answered by either greeter.
-    pub(crate) fn answered(&self) -> u64 {
+    pub fn answered(&self) -> u64 {
         self.greeter + self.lambda
     }
 
     /// Requests that failed.
-    pub(crate) fn failed(&self) -> u64 {
+    pub fn failed(&self) -> u64 {
         self.failures.values().sum()
     }
 
     /// The latencies of one destination's answers, ascending. Failures
     /// are in neither: which greeter a failed request reached is not known.
-    pub(crate) fn latencies_of(&self, answerer: Answerer) -> &[Duration] {
+    pub fn latencies_of(&self, answerer: Answerer) -> &[Duration] {
         match answerer {
             Answerer::Greeter => &self.greeter_latencies,
             Answerer::Lambda => &self.lambda_latencies,
@@ -202,8 +202,8 @@ impl Report {
     }
 
     /// The report as the terminal shows it; with `expect`, ending in the
-    /// verdict. The verdict's success is [`Report::meets`].
-    pub(crate) fn render(&self, expect: Option<Share>) -> String {
+    /// verdict. The verdict's success is [`Tally::meets`].
+    pub fn render(&self, expect: Option<Share>) -> String {
         let mut out = String::new();
         let requests = self.requests();
         // Writing to a String cannot fail.
@@ -253,7 +253,7 @@ impl Report {
 
     /// One line: the expected Lambda share, its tolerance and whether the
     /// run meets it.
-    pub(crate) fn verdict(&self, lambda: Share) -> String {
+    pub fn verdict(&self, lambda: Share) -> String {
         let answered = self.answered();
         let expectation = Expectation::binomial(lambda, answered);
         let tolerance = 100.0 * ratio_f(expectation.tolerance, answered);
@@ -270,18 +270,18 @@ impl Report {
 
     /// True when no request failed and, with `expect`, the Lambda's share
     /// is within the binomial tolerance.
-    pub(crate) fn meets(&self, expect: Option<Share>) -> bool {
+    pub fn meets(&self, expect: Option<Share>) -> bool {
         self.failed() == 0
             && expect.is_none_or(|lambda| Expectation::binomial(lambda, self.answered()).admits(self.lambda))
     }
 }
 
 /// Columns of a full bar.
-pub(crate) const BAR_WIDTH: usize = 40;
+pub const BAR_WIDTH: usize = 40;
 
 /// A horizontal bar `fraction` of `width` columns long, to an eighth of a
 /// column.
-pub(crate) fn bar(fraction: f64, width: usize) -> String {
+pub fn bar(fraction: f64, width: usize) -> String {
     const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
     let eighths = (fraction.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize;
     let mut out = "█".repeat(eighths / 8);
@@ -291,7 +291,7 @@ pub(crate) fn bar(fraction: f64, width: usize) -> String {
 
 /// The latency below which a fraction `q` of `ascending` lies (nearest
 /// rank); zero for none.
-pub(crate) fn percentile(ascending: &[Duration], q: f64) -> Duration {
+pub fn percentile(ascending: &[Duration], q: f64) -> Duration {
     let n = ascending.len();
     if n == 0 {
         return Duration::ZERO;
@@ -319,7 +319,7 @@ fn ratio_f(part: f64, whole: u64) -> f64 {
 }
 
 /// `5.8 ms`, or `1.25 s` from a second up.
-pub(crate) fn millis(d: Duration) -> String {
+pub fn millis(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms >= 1000.0 {
         format!("{:.2} s", ms / 1000.0)
@@ -336,26 +336,26 @@ mod tests {
         raw.parse().unwrap()
     }
 
-    fn report(greeter: u64, lambda: u64, failed: u64) -> Report {
+    fn tally(greeter: u64, lambda: u64, failed: u64) -> Tally {
         let mut samples = Vec::new();
-        let mut push = |n, outcome: Outcome| {
+        let mut push = |n, reply: Reply| {
             for i in 0..n {
                 samples.push(Sample {
-                    outcome: outcome.clone(),
+                    reply: reply.clone(),
                     latency: Duration::from_millis(i + 1),
                 });
             }
         };
-        push(greeter, Outcome::Answered(Answerer::Greeter));
-        push(lambda, Outcome::Answered(Answerer::Lambda));
+        push(greeter, Reply::Answered(Answerer::Greeter));
+        push(lambda, Reply::Answered(Answerer::Lambda));
         push(
             failed,
-            Outcome::Failed(Failure {
+            Reply::Failed(FailedRequest {
                 blame: Blame::Unknown,
                 why: "502 Bad Gateway: greeter upstream unreachable".into(),
             }),
         );
-        Report::new(
+        Tally::new(
             "http://127.0.0.1:8080/".into(),
             8,
             Duration::from_millis(1500),
@@ -436,16 +436,16 @@ mod tests {
 
     #[test]
     fn percentiles_are_nearest_rank() {
-        let r = report(100, 0, 0);
+        let r = tally(100, 0, 0);
         assert_eq!(percentile(&r.latencies, 0.5), Duration::from_millis(50));
         assert_eq!(percentile(&r.latencies, 0.99), Duration::from_millis(99));
         assert_eq!(percentile(&r.latencies, 1.0), Duration::from_millis(100));
-        assert_eq!(percentile(&report(0, 0, 0).latencies, 0.5), Duration::ZERO);
+        assert_eq!(percentile(&tally(0, 0, 0).latencies, 0.5), Duration::ZERO);
     }
 
     #[test]
     fn a_report_counts_each_answerer_and_failure() {
-        let r = report(3, 2, 1);
+        let r = tally(3, 2, 1);
         assert_eq!(
             (r.greeter, r.lambda, r.failed(), r.requests(), r.answered()),
             (3, 2, 1, 6, 5)
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn the_rendered_report_shows_counts_percentages_bars_and_latency() {
-        let text = report(200, 200, 0).render(Some(share("50")));
+        let text = tally(200, 200, 0).render(Some(share("50")));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn failures_are_listed_and_fail_the_run() {
-        let r = report(200, 199, 1);
+        let r = tally(200, 199, 1);
         let text = r.render(Some(share("50")));
         assert!(
             text.contains("      1 x 502 Bad Gateway: greeter upstream unreachable\n"),
@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn a_share_outside_the_tolerance_fails_the_run() {
-        let r = report(300, 100, 0);
+        let r = tally(300, 100, 0);
         assert!(
             r.render(Some(share("50")))
                 .contains("observed 25.00% -> FAIL: outside the tolerance")

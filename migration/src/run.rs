@@ -15,31 +15,18 @@
 //! more written, exit code 1. [`run`] fills the [`MigrationReport`] in one
 //! place whichever way the run ends; [`report`] prints it.
 
-mod judge;
-mod plan;
-mod probes;
-mod progress;
-mod prometheus;
-mod report;
-mod target;
-
 use std::time::{Duration, Instant};
 
 use service_core::upstream::Client;
 
-use crate::observe::{self, Probe};
+use crate::judge::prometheus::{self, PromError, Prometheus};
+use crate::judge::{Judged, Reference, Source, Window, judge_baseline, judge_step};
+use crate::plan::{Hold, Judge, Plan, Rollback};
+use crate::probe::{self, Probe};
+use crate::progress::{Progress, live_line};
+use crate::report::{Ending, MigrationReport, StepReport, join_shares, summary};
 use crate::share::Share;
-pub use judge::{Destination, Source, Window};
-use judge::{Judged, Reference, judge_baseline, judge_step};
-pub use plan::{
-    Args, DEFAULT_STEPS, Gates, Hold, Judge, JudgeKind, Plan, Rollback, Steps, Switch, TargetKind,
-};
-pub use progress::Progress;
-use progress::live_line;
-use prometheus::{PromError, Prometheus};
-pub use report::{Ending, MigrationReport, StepReport, Verdict};
-use report::{join_shares, summary};
-pub use target::{TARGET_TIMEOUT, Target, TargetError};
+use crate::target::Target;
 
 /// The baseline window's label.
 const BASELINE: &str = "baseline";
@@ -396,7 +383,7 @@ impl Windows<'_> {
                 && (!needs_lambda || lambda >= plan.gates.min_lambda_answers);
             if enough || sent >= hold.max_requests {
                 progress.live("");
-                return Some(probes::window(&probe.finish(true).await, share));
+                return Some(crate::judge::probes::window(&probe.finish(true).await, share));
             }
         }
     }
@@ -422,7 +409,7 @@ impl Windows<'_> {
                 self.client,
                 &plan.url,
                 plan.concurrency,
-                observe::MAX_REQUESTS,
+                probe::MAX_REQUESTS,
                 plan.rate,
             )
         });

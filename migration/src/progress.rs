@@ -5,8 +5,8 @@
 use std::io::{IsTerminal, Write as _};
 use std::time::Duration;
 
-use super::plan::Hold;
-use crate::report::{self, Report, Sample, millis, percentile};
+use crate::plan::Hold;
+use crate::tally::{self, Sample, Tally, millis, percentile};
 
 /// Progress on stderr.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl Progress {
 
 /// `step 1/4 lambda 5%  [███▌      ] 212/400  greeter 201 p99 8.1 ms  lambda 11 ok 0 failed p99 9.0 ms`
 pub(crate) fn live_line(label: &str, samples: &[Sample], hold: &Hold, min_lambda: u64) -> String {
-    let window = Report::new(String::new(), 0, Duration::ZERO, samples.to_vec());
+    let window = Tally::new(String::new(), 0, Duration::ZERO, samples.to_vec());
     let fraction = (window.requests() as f64 / hold.requests.max(1) as f64).min(1.0);
     let mut lambda_needed = String::new();
     if window.lambda < min_lambda && window.requests() >= hold.requests {
@@ -56,7 +56,7 @@ pub(crate) fn live_line(label: &str, samples: &[Sample], hold: &Hold, min_lambda
     }
     format!(
         "{label}  [{:<20}] {}/{}{lambda_needed}  greeter {} p99 {}  lambda {} ok {} failed p99 {}",
-        report::bar(fraction, 20),
+        tally::bar(fraction, 20),
         window.requests(),
         hold.requests,
         window.greeter,

@@ -8,10 +8,10 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Serialize;
 
-use super::target::{TARGET_TIMEOUT, Target};
-use crate::consul_api::{Consul, Settings};
-use crate::observe;
+use crate::consul::{Consul, Settings};
+use crate::probe;
 use crate::share::Share;
+use crate::target::{TARGET_TIMEOUT, Target};
 
 /// The steps of a migration: Lambda shares, increasing, each above 0.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,12 +182,12 @@ pub struct Args {
     #[arg(long, env = "INGRESS_URL", default_value = "http://127.0.0.1:8080/")]
     pub url: Url,
     /// Probe requests each step sends at least.
-    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=probe::MAX_REQUESTS))]
     pub requests: u64,
     /// The most a step sends while it waits for enough Lambda answers
     /// or for --hold-secs; the step ends there (default: 10 times
     /// --requests; with --hold-secs, --rate times --hold-secs more).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=observe::MAX_REQUESTS))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=probe::MAX_REQUESTS))]
     pub max_requests: Option<u64>,
     /// Seconds each step holds at least, probing all along.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
@@ -226,7 +226,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "zero")]
     pub rollback_to: Rollback,
     /// Probe requests in flight at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=observe::MAX_CONCURRENCY as i64))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=probe::MAX_CONCURRENCY as i64))]
     pub concurrency: u16,
     /// The most one probe request may take, in milliseconds.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
@@ -274,7 +274,7 @@ impl Args {
             self.requests
                 .saturating_mul(10)
                 .saturating_add(held)
-                .min(observe::MAX_REQUESTS),
+                .min(probe::MAX_REQUESTS),
         );
         if max_requests < self.requests {
             return Err(format!(
@@ -300,7 +300,7 @@ impl Args {
             }
             (JudgeKind::Prometheus, Some(url)) => {
                 // Over a local port or a tunnel: no TLS in this client (see
-                // consul_api for why).
+                // consul for why).
                 if url.scheme() != "http" || url.cannot_be_a_base() {
                     return Err(format!("--prometheus {url} is not an http:// URL"));
                 }

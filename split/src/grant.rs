@@ -19,7 +19,9 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::consul_api::{self, Consul, ConsulError, Settings};
+use migration::consul::{self, Consul, ConsulError, Settings};
+
+use crate::output::Output;
 
 /// The role consul-ecs's controller (0.10) makes for terminating gateways.
 pub const GATEWAY_ROLE: &str = "consul-ecs-terminating-gateway-role";
@@ -243,8 +245,8 @@ pub async fn grant(
 
 /// `split grant`'s whole run, for the command line: its exit code (0 done,
 /// 1 refused or failed, 64 bad input) and what it prints.
-pub async fn command(policy_file: &Path, role: &str, dry_run: bool) -> crate::cli::Output {
-    let output = |stdout: String, stderr: String, code| crate::cli::Output { stdout, stderr, code };
+pub async fn command(policy_file: &Path, role: &str, dry_run: bool) -> Output {
+    let output = |stdout: String, stderr: String, code| Output { stdout, stderr, code };
     let usage = |message: String| output(String::new(), format!("split grant: {message}\n"), 64);
     if role.is_empty()
         || !role
@@ -313,7 +315,7 @@ fn describe(consul: &Consul, path: &str, body: &Value) -> String {
 }
 
 fn refused(status: StatusCode, request: String, body: &[u8]) -> GrantError {
-    let detail = consul_api::refusal_detail(body);
+    let detail = consul::refusal_detail(body);
     if status == StatusCode::FORBIDDEN {
         GrantError::Forbidden { request, detail }
     } else {

@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::judge::{Destination, Judged, Source, Window};
-use super::plan::{Gates, Hold, Judge, Plan, Rollback};
-use super::target::Target;
-use crate::report::millis;
+use crate::judge::{Destination, Judged, Source, Window};
+use crate::plan::{Gates, Hold, Judge, Plan, Rollback};
 use crate::share::Share;
+use crate::tally::millis;
+use crate::target::Target;
 
 /// How a step, or the baseline, ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -223,7 +223,7 @@ impl MigrationReport {
             g.min_lambda_answers,
             h.settle.as_millis(),
             g.min_success,
-            super::judge::P99_MIN_LATENCIES,
+            crate::judge::P99_MIN_LATENCIES,
             g.max_p99_ratio,
             millis(g.p99_floor),
             millis(g.max_p99),

@@ -13,13 +13,16 @@
 //! move a median, a slow Lambda (every call delayed) does. The report
 //! names the quantile each step was judged on.
 
+pub(crate) mod probes;
+pub(crate) mod prometheus;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::plan::{Gates, as_ms};
-use crate::report::millis;
+use crate::plan::{Gates, as_ms};
+use crate::tally::millis;
 
 /// Latencies a window needs of the Lambda before its p99 is judged.
 pub(crate) const P99_MIN_LATENCIES: u64 = 500;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::consul_api::{Consul, ConsulError, Splitter};
+use crate::consul::{Consul, ConsulError, Splitter};
 use crate::envoy::{self, SetError};
 use crate::share::Share;
 

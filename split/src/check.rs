@@ -1,5 +1,4 @@
-//! The Consul configuration of the migration: the splitter this crate
-//! prints, and the checks every entry file in `consul/` must pass before
+//! `split check`: the checks every entry file in `consul/` must pass before
 //! `consul config write` sees it.
 //!
 //! The checks cover what Consul would refuse (weights that do not sum to
@@ -16,74 +15,12 @@
 //! terminating gateway needs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::share::{Share, WHOLE};
-
-/// The services of a mesh and who calls whom.
-#[derive(Debug, Clone, Copy)]
-pub struct CallGraph {
-    /// Every service, callers and callees.
-    pub services: &'static [&'static str],
-    /// The services that are Lambda functions: the Consul Lambda
-    /// registrator writes their `service-defaults` (with the ARN), so the
-    /// repository must not, and the terminating gateway must link them.
-    pub lambdas: &'static [&'static str],
-    /// Every allowed call, `(source, destination)`.
-    pub calls: &'static [(&'static str, &'static str)],
-}
-
-/// The Greeter demo: ingress calls greeter or greeter-lambda, and both call
-/// greeting and name.
-pub const GREETER_MESH: CallGraph = CallGraph {
-    services: &["ingress", "greeter", "greeter-lambda", "greeting", "name"],
-    lambdas: &["greeter-lambda"],
-    calls: &[
-        ("ingress", "greeter"),
-        ("ingress", "greeter-lambda"),
-        ("greeter", "greeting"),
-        ("greeter", "name"),
-        ("greeter-lambda", "greeting"),
-        ("greeter-lambda", "name"),
-    ],
-};
-
-/// Where every sidecar's Envoy serves `/metrics`: on all addresses, as the
-/// in-cluster Prometheus scrapes it from another task (terraform/'s
-/// prometheus module opens and scrapes this port).
-pub const ENVOY_PROMETHEUS_BIND_ADDR: &str = "0.0.0.0:9102";
-
-/// The service whose calls the splitter divides.
-pub const SPLIT_SERVICE: &str = "greeter";
-/// Where the migration moves those calls.
-pub const LAMBDA_SERVICE: &str = "greeter-lambda";
-
-/// The `service-splitter` for a Lambda share, ready for
-/// `consul config write -`. Consul keeps 0.01 precision, as [`Share`] does.
-pub fn splitter(lambda: Share) -> String {
-    let greeter = lambda.rest();
-    let mut out = String::new();
-    // Writing to a String cannot fail.
-    let _ = writeln!(
-        out,
-        "# Calls to {SPLIT_SERVICE}: {greeter}% to the container {SPLIT_SERVICE}, {lambda}% to {LAMBDA_SERVICE}."
-    );
-    let _ = writeln!(out, "# Printed by `split splitter --lambda {lambda}`.");
-    let _ = writeln!(out, "Kind = \"service-splitter\"");
-    let _ = writeln!(out, "Name = \"{SPLIT_SERVICE}\"");
-    let _ = writeln!(out, "Splits = [");
-    for (weight, service) in [(greeter, SPLIT_SERVICE), (lambda, LAMBDA_SERVICE)] {
-        let _ = writeln!(
-            out,
-            "  {{\n    Weight  = {weight}\n    Service = \"{service}\"\n  }},"
-        );
-    }
-    out.push_str("]\n");
-    out
-}
+use migration::mesh::{CallGraph, ENVOY_PROMETHEUS_BIND_ADDR};
+use migration::share::WHOLE;
 
 /// One config entry, as `consul config write` takes it from a file. Only
 /// the fields this project uses are known; any other is refused, as Consul
@@ -109,7 +46,7 @@ pub enum Entry {
     /// An ACL policy file under `acl/`: not a config entry, never parsed
     /// from one.
     #[serde(skip)]
-    AclPolicy(crate::acl::PolicyFile),
+    AclPolicy(crate::grant::PolicyFile),
 }
 
 /// The defaults of every proxy in the mesh.
@@ -275,7 +212,7 @@ pub fn parse(path: &Path, hcl_text: &str) -> Result<EntryFile, LoadError> {
         .and_then(Path::file_name)
         .is_some_and(|d| d == "acl")
     {
-        let policy = crate::acl::PolicyFile::parse(path, hcl_text).map_err(|message| LoadError::Parse {
+        let policy = crate::grant::PolicyFile::parse(path, hcl_text).map_err(|message| LoadError::Parse {
             path: path.to_owned(),
             message,
         })?;
@@ -663,6 +600,8 @@ fn hundredths(weight: f64) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use migration::consul::hcl as splitter;
+    use migration::mesh::GREETER_MESH;
 
     const DEFAULTS: [&str; 4] = ["ingress", "greeter", "greeting", "name"];
 

@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use super::judge::{Destination, Source, Window};
-use crate::report::{Answerer, Blame, Report, percentile};
+use super::{Destination, Source, Window};
 use crate::share::Share;
+use crate::tally::{Answerer, Blame, Tally, percentile};
 
 /// The window a probe run saw at a Lambda share.
-pub(crate) fn window(report: &Report, share: Share) -> Window {
+pub(crate) fn window(report: &Tally, share: Share) -> Window {
     let (mut greeter_failed, mut function_errors, mut unknown) = (0, 0, 0);
     let mut greeter_failure = None;
     let mut failures = BTreeMap::new();
@@ -74,23 +74,23 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::report::{Failure, Outcome, Sample};
+    use crate::tally::{FailedRequest, Reply, Sample};
 
-    fn report(outcomes: &[(Outcome, u64)]) -> Report {
-        let samples = outcomes
+    fn tally(replies: &[(Reply, u64)]) -> Tally {
+        let samples = replies
             .iter()
-            .flat_map(|(outcome, n)| {
+            .flat_map(|(reply, n)| {
                 (0..*n).map(|_| Sample {
-                    outcome: outcome.clone(),
+                    reply: reply.clone(),
                     latency: Duration::from_millis(5),
                 })
             })
             .collect();
-        Report::new(String::new(), 4, Duration::from_secs(1), samples)
+        Tally::new(String::new(), 4, Duration::from_secs(1), samples)
     }
 
-    fn failed(blame: Blame, why: &str) -> Outcome {
-        Outcome::Failed(Failure {
+    fn failed(blame: Blame, why: &str) -> Reply {
+        Reply::Failed(FailedRequest {
             blame,
             why: why.into(),
         })
@@ -98,9 +98,9 @@ mod tests {
 
     #[test]
     fn failures_are_put_down_to_whoever_they_are_blamed_on() {
-        let r = report(&[
-            (Outcome::Answered(Answerer::Greeter), 80),
-            (Outcome::Answered(Answerer::Lambda), 10),
+        let r = tally(&[
+            (Reply::Answered(Answerer::Greeter), 80),
+            (Reply::Answered(Answerer::Lambda), 10),
             (failed(Blame::Greeter, "greeter's own"), 3),
             (failed(Blame::Lambda, "function error"), 4),
             (failed(Blame::Unknown, "Envoy's 503"), 5),

@@ -22,7 +22,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use service_core::upstream::{Client, Upstream, UpstreamError};
 
-use crate::consul::{LAMBDA_SERVICE, SPLIT_SERVICE};
+use crate::mesh::{LAMBDA_SERVICE, SPLIT_SERVICE};
 use crate::share::Share;
 
 /// The `runtime_key_prefix` of the greeter route in `envoy/envoy.yaml`.

@@ -51,8 +51,8 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use service_core::upstream::{Client, Outcome, Upstream, UpstreamError};
 
-use super::judge::{Destination, Source, Window};
-use crate::consul::{LAMBDA_SERVICE, SPLIT_SERVICE};
+use super::{Destination, Source, Window};
+use crate::mesh::{LAMBDA_SERVICE, SPLIT_SERVICE};
 
 /// Both destinations of ingress's calls, as consul-dataplane's tags name
 /// them. The source matters on ECS: the terminating gateway's Envoy has a

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use migration::consul::{Consul, Settings};
 use serde_json::{Value, json};
-use split::acl::{self, GATEWAY_ROLE, GrantError, PolicyFile};
-use split::consul_api::{Consul, Settings};
+use split::grant::{self, GATEWAY_ROLE, GrantError, PolicyFile};
 
 use crate::consul_double::{self, TOKEN};
 use crate::migrate::split;
@@ -19,7 +19,7 @@ const ROLE_ID: &str = "3c5d9b8e-role-0000-0000-terminating00";
 fn repository_policy_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join(acl::DEFAULT_POLICY_FILE)
+        .join(grant::DEFAULT_POLICY_FILE)
 }
 
 fn repository_policy() -> PolicyFile {
@@ -60,7 +60,7 @@ async fn grant_creates_the_policy_by_name_and_links_it_to_the_gateway_role() {
     let (consul, addr) = double(json!([])).await;
     let policy = repository_policy();
 
-    let applied = acl::grant(&client(&addr, Some(TOKEN)), &policy, GATEWAY_ROLE, false)
+    let applied = grant::grant(&client(&addr, Some(TOKEN)), &policy, GATEWAY_ROLE, false)
         .await
         .unwrap();
 
@@ -121,12 +121,12 @@ async fn grant_creates_the_policy_by_name_and_links_it_to_the_gateway_role() {
 async fn a_second_grant_reads_and_writes_nothing() {
     let (consul, addr) = double(json!([])).await;
     let consul_client = client(&addr, Some(TOKEN));
-    acl::grant(&consul_client, &repository_policy(), GATEWAY_ROLE, false)
+    grant::grant(&consul_client, &repository_policy(), GATEWAY_ROLE, false)
         .await
         .unwrap();
     let first = consul.lock().unwrap().log.len();
 
-    let again = acl::grant(&consul_client, &repository_policy(), GATEWAY_ROLE, false)
+    let again = grant::grant(&consul_client, &repository_policy(), GATEWAY_ROLE, false)
         .await
         .unwrap();
 
@@ -157,7 +157,7 @@ async fn changed_rules_update_the_policy_in_place_and_the_roles_other_links_stay
         "service \"greeter-lambda\" {\n  policy = \"read\"\n}\n",
     )
     .unwrap();
-    acl::grant(&consul_client, &old, GATEWAY_ROLE, false)
+    grant::grant(&consul_client, &old, GATEWAY_ROLE, false)
         .await
         .unwrap();
     {
@@ -171,7 +171,7 @@ async fn changed_rules_update_the_policy_in_place_and_the_roles_other_links_stay
     }
     let before = consul.lock().unwrap().log.len();
 
-    let applied = acl::grant(&consul_client, &repository_policy(), GATEWAY_ROLE, false)
+    let applied = grant::grant(&consul_client, &repository_policy(), GATEWAY_ROLE, false)
         .await
         .unwrap();
 
@@ -199,7 +199,7 @@ async fn changed_rules_update_the_policy_in_place_and_the_roles_other_links_stay
 async fn a_dry_run_reads_and_prints_the_writes_without_making_them() {
     let (consul, addr) = double(json!([])).await;
 
-    let applied = acl::grant(
+    let applied = grant::grant(
         &client(&addr, Some(TOKEN)),
         &repository_policy(),
         GATEWAY_ROLE,
@@ -230,7 +230,7 @@ async fn without_the_role_nothing_is_written_and_the_error_says_who_makes_it() {
     let consul = consul_double::Consul::holding(None);
     let addr = consul_double::serve(consul.clone()).await;
 
-    let err = acl::grant(
+    let err = grant::grant(
         &client(&addr, Some(TOKEN)),
         &repository_policy(),
         GATEWAY_ROLE,
@@ -251,7 +251,7 @@ async fn without_the_role_nothing_is_written_and_the_error_says_who_makes_it() {
 async fn a_token_that_may_not_write_acls_is_named_in_the_error() {
     let (consul, addr) = double(json!([])).await;
 
-    let err = acl::grant(
+    let err = grant::grant(
         &client(&addr, Some("not-the-token")),
         &repository_policy(),
         GATEWAY_ROLE,

@@ -1,0 +1,26 @@
+//! The migration of greeter's calls from the container to greeter-lambda,
+//! as a library: what `split` (its command line) runs.
+//!
+//! - [`mesh`] names the services, the split and where state is kept;
+//!   [`share`] holds a traffic share at Consul's 0.01 % precision.
+//! - Where the split is held: [`envoy`] (the local stack's Envoy, through
+//!   its admin endpoint) and [`consul`] (Consul's HTTP API: the greeter
+//!   splitter); [`target`] is either, as a run sees it.
+//! - What a step is judged on: [`probe`] sends requests through ingress and
+//!   [`tally`] counts who answered; [`judge`] turns a window of either the
+//!   probes or Prometheus into a verdict.
+//! - The run: [`plan`] (steps, gates, holds), [`run`] (the gated steps and
+//!   their rollback), [`progress`] while it runs and [`report`] after.
+
+pub mod consul;
+pub mod envoy;
+pub mod judge;
+pub mod mesh;
+pub mod plan;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod share;
+pub mod tally;
+pub mod target;
