@@ -22,5 +22,6 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod share;
+pub mod store;
 pub mod tally;
 pub mod target;
