@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use reqwest::Url;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::consul::{Consul, Settings};
 use crate::probe;
@@ -40,7 +40,7 @@ impl FromStr for Steps {
 }
 
 /// Where a failed step sends the share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Rollback {
     /// 0: every call to the container greeter.
@@ -50,7 +50,7 @@ pub enum Rollback {
 }
 
 /// What a step must show to pass.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Gates {
     /// The least share of the Lambda's requests that must succeed, percent.
     pub min_success: f64,
@@ -60,15 +60,15 @@ pub struct Gates {
     /// The Lambda's latency may be at most this many times the greeter's...
     pub max_p99_ratio: f64,
     /// ...unless it is at most this (a few milliseconds apart is noise).
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub p99_floor: Duration,
     /// The Lambda's latency may never exceed this.
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub max_p99: Duration,
 }
 
 /// How long a step holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
     /// Probe requests a step sends at least.
     pub requests: u64,
@@ -76,11 +76,11 @@ pub struct Hold {
     /// answers, `min_time`): a step ends there.
     pub max_requests: u64,
     /// The least time a step holds, probing all along.
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub min_time: Duration,
     /// Time left after a write before probing starts (Consul's sidecars
     /// take a moment to get a new splitter).
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub settle: Duration,
 }
 
@@ -151,8 +151,17 @@ pub enum Switch {
     Off,
 }
 
+/// A duration as milliseconds, to the microsecond: how the report and
+/// the stored migration write every duration.
 pub(crate) fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+/// [`as_ms`] read back: a finite, non-negative number of milliseconds.
+pub(crate) fn from_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let ms = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(ms / 1e3)
+        .map_err(|_| serde::de::Error::custom(format!("{ms} is not a duration in milliseconds")))
 }
 
 /// Where `split migrate` moves the split.

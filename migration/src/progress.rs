@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write as _};
 use std::time::Duration;
 
 use crate::plan::Hold;
+use crate::share::Share;
 use crate::tally::{self, Sample, Tally, millis, percentile};
 
 /// Progress on stderr.
@@ -46,23 +47,34 @@ impl Progress {
     }
 }
 
-/// `step 1/4 lambda 5%  [███▌      ] 212/400  greeter 201 p99 8.1 ms  lambda 11 ok 0 failed p99 9.0 ms`
-pub(crate) fn live_line(label: &str, samples: &[Sample], hold: &Hold, min_lambda: u64) -> String {
-    let window = Tally::new(String::new(), 0, Duration::ZERO, samples.to_vec());
-    let fraction = (window.requests() as f64 / hold.requests.max(1) as f64).min(1.0);
+/// `step 1/4 lambda 5%  [███▌      ] 212/400  greeter 201 of 201 ok (100.00%) p99 8.1 ms, lambda 9 of 11 ok (81.82%) p99 9.0 ms`:
+/// the window so far, each destination with the requests it got and how
+/// many succeeded, as the final table counts them.
+pub(crate) fn live_line(
+    label: &str,
+    samples: &[Sample],
+    share: Share,
+    hold: &Hold,
+    min_lambda: u64,
+) -> String {
+    let tally = Tally::new(String::new(), 0, Duration::ZERO, samples.to_vec());
+    let window = crate::judge::probes::window(&tally, share);
+    let fraction = (tally.requests() as f64 / hold.requests.max(1) as f64).min(1.0);
     let mut lambda_needed = String::new();
-    if window.lambda < min_lambda && window.requests() >= hold.requests {
-        lambda_needed = format!(" (extended: {}/{min_lambda} lambda answers)", window.lambda);
+    if window.lambda.requests < min_lambda && tally.requests() >= hold.requests {
+        lambda_needed = format!(
+            " (extended: {}/{min_lambda} lambda requests)",
+            window.lambda.requests
+        );
     }
     format!(
-        "{label}  [{:<20}] {}/{}{lambda_needed}  greeter {} p99 {}  lambda {} ok {} failed p99 {}",
+        "{label}  [{:<20}] {}/{}{lambda_needed}  greeter {} p99 {}, lambda {} p99 {}",
         tally::bar(fraction, 20),
-        window.requests(),
+        tally.requests(),
         hold.requests,
-        window.greeter,
-        millis(percentile(&window.greeter_latencies, 0.99)),
-        window.lambda,
-        window.failed(),
-        millis(percentile(&window.lambda_latencies, 0.99)),
+        window.greeter.ok_of(),
+        millis(percentile(&tally.greeter_latencies, 0.99)),
+        window.lambda.ok_of(),
+        millis(percentile(&tally.lambda_latencies, 0.99)),
     )
 }

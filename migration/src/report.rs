@@ -134,12 +134,12 @@ impl MigrationReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<9} {:>7} {:>8} {:>7} {:>7} {:>9}  {:<21} {:<21} verdict",
+            "{:<9} {:>7} {:>8} {:>15} {:>15} {:>9}  {:<21} {:<21} verdict",
             "step",
             "lambda",
             "requests",
-            "greeter",
-            "lambda",
+            "greeter ok/req",
+            "lambda ok/req",
             "lambda ok",
             "greeter p50/p99",
             "lambda p50/p99"
@@ -159,18 +159,19 @@ impl MigrationReport {
                     format!("{} / {}", millis(d.p50), millis(d.p99))
                 }
             };
-            let success = if w.lambda.requests() == 0 {
+            let success = if w.lambda.requests == 0 {
                 "-".to_owned()
             } else {
                 format!("{:.2}%", w.lambda.success_percent)
             };
+            let counts = |d: &Destination| format!("{}/{}", d.succeeded, d.requests);
             let _ = writeln!(
                 out,
-                "{name:<9} {:>7} {:>8} {:>7} {:>7} {success:>9}  {:<21} {:<21} {verdict}",
+                "{name:<9} {:>7} {:>8} {:>15} {:>15} {success:>9}  {:<21} {:<21} {verdict}",
                 format!("{}%", step.lambda_share),
                 w.requests,
-                w.greeter.answers,
-                w.lambda.answers,
+                counts(&w.greeter),
+                counts(&w.lambda),
                 pair(&w.greeter),
                 pair(&w.lambda)
             );
@@ -267,16 +268,20 @@ fn verdict_text(verdict: &Verdict) -> String {
 
 /// A step in one progress line.
 pub(crate) fn summary(step: &StepReport) -> String {
-    let w = &step.window;
+    format!("{} -> {}", window_line(&step.window), verdict_text(&step.verdict))
+}
+
+/// A window in one line, each destination with the requests it got and
+/// how many succeeded: `6808 requests, greeter 6467 of 6467 ok (100.00%)
+/// p99 5.0 ms, lambda 0 of 341 ok (0.00%) p99 9.9 ms`.
+pub fn window_line(w: &Window) -> String {
     format!(
-        "{} requests, greeter {} p99 {}, lambda {} ({:.2}% ok) p99 {} -> {}",
+        "{} requests, greeter {} p99 {}, lambda {} p99 {}",
         w.requests,
-        w.greeter.answers,
+        w.greeter.ok_of(),
         millis(w.greeter.p99),
-        w.lambda.answers,
-        w.lambda.success_percent,
+        w.lambda.ok_of(),
         millis(w.lambda.p99),
-        verdict_text(&step.verdict)
     )
 }
 
@@ -376,14 +381,16 @@ mod tests {
         assert_eq!(lines.len(), 5, "{text}");
         assert_eq!(
             lines[1],
-            "baseline       0%      100     100       0         -  7.0 ms / 7.0 ms       -                     ok"
+            "baseline       0%      100         100/100             0/0         -  7.0 ms / 7.0 ms       -                     ok"
         );
         assert_eq!(
             lines[2],
-            "1              5%      400     380      20   100.00%  8.0 ms / 8.0 ms       12.0 ms / 12.0 ms     passed"
+            "1              5%      400         380/380           20/20   100.00%  8.0 ms / 8.0 ms       12.0 ms / 12.0 ms     passed"
         );
         assert!(
-            lines[3].contains("80.00%") && lines[3].contains("FAILED: Lambda success 80.00% < 99%"),
+            lines[3].contains(" 80/100 ")
+                && lines[3].contains("80.00%")
+                && lines[3].contains("FAILED: Lambda success 80.00% < 99%"),
             "{text}"
         );
         assert_eq!(
@@ -398,6 +405,8 @@ mod tests {
         assert_eq!(json["steps"][1]["verdict"], "failed");
         assert_eq!(json["steps"][1]["lambda_share"], 25.0);
         assert_eq!(json["steps"][1]["lambda"]["failed"], 20);
+        assert_eq!(json["steps"][1]["lambda"]["requests"], 100);
+        assert_eq!(json["steps"][1]["lambda"]["succeeded"], 80);
         assert_eq!(json["steps"][0]["lambda"]["p99"], 12.0);
         assert_eq!(json["steps"][0]["source"], "probes");
     }
@@ -422,5 +431,32 @@ mod tests {
                 .unwrap()
                 .ends_with(&format!("STOPPED: {why}"))
         );
+    }
+
+    #[test]
+    fn a_lambda_whose_every_request_failed_shows_the_requests_it_got() {
+        // Issue 20: 341 Lambda calls, all function errors, printed as
+        // `lambda 0 (0.00% ok)`, as if the Lambda had got nothing.
+        let mut failed = step("5", (6467, 5), (0, 0, 341), Verdict::Failed(vec!["boom".into()]));
+        failed.window.lambda = Destination::new(0, 341, 341, 0, MS(0), MS(0));
+        let line = summary(&failed);
+        assert!(
+            line.contains("greeter 6467 of 6467 ok (100.00%)") && line.contains("lambda 0 of 341 ok (0.00%)"),
+            "{line}"
+        );
+        let report = report(
+            step("0", (100, 7), (0, 0, 0), Verdict::Passed),
+            vec![failed],
+            Ending::RolledBack,
+            "x",
+        );
+        let row = report.render().lines().nth(2).unwrap().to_owned();
+        assert!(
+            row.contains("6467/6467") && row.contains("0/341") && row.contains("0.00%"),
+            "{row}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["steps"][0]["lambda"]["requests"], 341);
+        assert_eq!(json["steps"][0]["lambda"]["succeeded"], 0);
     }
 }

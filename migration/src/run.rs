@@ -374,6 +374,7 @@ impl Windows<'_> {
                 progress.live(&live_line(
                     label,
                     &probe.samples(),
+                    share,
                     hold,
                     plan.gates.min_lambda_answers,
                 ));
@@ -421,7 +422,7 @@ impl Windows<'_> {
             loop {
                 let end = prometheus.counters(prometheus::now()).await?;
                 let window = prometheus::window(&start, &end, started.elapsed(), sent());
-                let enough = window.lambda.requests() >= plan.gates.min_lambda_answers;
+                let enough = window.lambda.requests >= plan.gates.min_lambda_answers;
                 if enough || started.elapsed() >= max_time {
                     return Ok(window);
                 }
@@ -429,7 +430,7 @@ impl Windows<'_> {
                     "{label}  extended {:.0}/{:.0} s: {} Lambda requests of {} needed",
                     started.elapsed().as_secs_f64(),
                     max_time.as_secs_f64(),
-                    window.lambda.requests(),
+                    window.lambda.requests,
                     plan.gates.min_lambda_answers
                 ));
                 tokio::time::sleep(Duration::from_secs(1).min(max_time.saturating_sub(started.elapsed())))

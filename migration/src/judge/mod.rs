@@ -19,9 +19,9 @@ pub(crate) mod prometheus;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::plan::{Gates, as_ms};
+use crate::plan::{Gates, as_ms, from_ms};
 use crate::tally::millis;
 
 /// Latencies a window needs of the Lambda before its p99 is judged.
@@ -30,11 +30,14 @@ pub(crate) const P99_MIN_LATENCIES: u64 = 500;
 /// anything.
 pub(crate) const P50_MIN_LATENCIES: u64 = 20;
 
-/// One destination's tally in a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One destination's tally in a window: the requests it got, and how
+/// many of them succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Destination {
-    /// Requests it answered well.
-    pub answers: u64,
+    /// Requests put down to it, succeeded or failed.
+    pub requests: u64,
+    /// Of those, the ones it answered well.
+    pub succeeded: u64,
     /// Requests put down to it that failed.
     pub failed: u64,
     /// Of those, Lambda function errors.
@@ -44,32 +47,33 @@ pub struct Destination {
     /// How many latencies the quantiles below come from.
     pub latencies: u64,
     /// Median latency.
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub p50: Duration,
     /// 99th percentile latency.
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub p99: Duration,
 }
 
 impl Destination {
     /// A tally; the success ratio follows from the counts.
     pub(crate) fn new(
-        answers: u64,
+        succeeded: u64,
         failed: u64,
         function_errors: u64,
         latencies: u64,
         p50: Duration,
         p99: Duration,
     ) -> Self {
-        let requests = answers + failed;
+        let requests = succeeded + failed;
         Self {
-            answers,
+            requests,
+            succeeded,
             failed,
             function_errors,
             success_percent: if requests == 0 {
                 100.0
             } else {
-                100.0 * answers as f64 / requests as f64
+                100.0 * succeeded as f64 / requests as f64
             },
             latencies,
             p50,
@@ -77,9 +81,17 @@ impl Destination {
         }
     }
 
-    /// Requests answered or failed.
-    pub fn requests(&self) -> u64 {
-        self.answers + self.failed
+    /// `12 of 341 ok (3.52%)`: what a destination got and how much of it
+    /// succeeded, as every view of a window prints it (the table, the
+    /// progress lines, `split rollout status`).
+    pub fn ok_of(&self) -> String {
+        if self.requests == 0 {
+            return "0 requests".to_owned();
+        }
+        format!(
+            "{} of {} ok ({:.2}%)",
+            self.succeeded, self.requests, self.success_percent
+        )
     }
 }
 
@@ -198,7 +210,7 @@ pub(crate) fn judge_step(window: &Window, gates: &Gates, earlier: Reference) -> 
         ));
     }
     let mut why = Vec::new();
-    let requests = lambda.requests();
+    let requests = lambda.requests;
     if requests < gates.min_lambda_answers {
         let more = match window.source {
             Source::Probes => "raise --max-requests",

@@ -106,9 +106,9 @@ mod tests {
             (failed(Blame::Unknown, "Envoy's 503"), 5),
         ]);
         let w = window(&r, "10".parse().unwrap());
-        assert_eq!((w.greeter.answers, w.greeter.failed), (80, 3));
+        assert_eq!((w.greeter.succeeded, w.greeter.failed), (80, 3));
         assert_eq!(
-            (w.lambda.answers, w.lambda.failed, w.lambda.function_errors),
+            (w.lambda.succeeded, w.lambda.failed, w.lambda.function_errors),
             (10, 9, 4)
         );
         assert_eq!(w.unattributed_failures, 5);

@@ -411,7 +411,7 @@ pub(crate) fn window(start: &Counters, end: &Counters, elapsed: Duration, probes
     let unattributed = ingress_failed.saturating_sub(greeter_5xx + lambda_5xx);
     if unattributed > 0 {
         lambda = Destination::new(
-            lambda.answers,
+            lambda.succeeded,
             lambda.failed + unattributed,
             lambda.function_errors,
             lambda.latencies,
@@ -436,7 +436,7 @@ pub(crate) fn window(start: &Counters, end: &Counters, elapsed: Duration, probes
             failures.insert(why.to_owned(), count);
         }
     }
-    let requests = greeter.requests() + lambda.requests();
+    let requests = greeter.requests + lambda.requests;
     Window {
         source: Source::Prometheus,
         probes,
@@ -444,7 +444,7 @@ pub(crate) fn window(start: &Counters, end: &Counters, elapsed: Duration, probes
         observed_lambda_percent: if requests == 0 {
             0.0
         } else {
-            100.0 * lambda.requests() as f64 / requests as f64
+            100.0 * lambda.requests as f64 / requests as f64
         },
         greeter_failure: (greeter_5xx > 0).then(|| format!("{greeter_5xx} x 5xx from greeter (Envoy)")),
         greeter,

@@ -76,12 +76,12 @@ async fn a_healthy_lambda_walks_to_100_on_the_meshs_traffic() {
     assert_eq!(step.probes, 0);
     // Counted exactly: 20 % of the requests, all succeeded, at the
     // double's 12 ms (in the 10-25 ms bucket) against 8 ms (5-10).
-    assert!(step.lambda.requests() >= 10, "{step:?}");
+    assert!(step.lambda.requests >= 10, "{step:?}");
     assert!((step.observed_lambda_percent - 20.0).abs() < 1.0, "{step:?}");
     assert_eq!(step.lambda.success_percent, 100.0);
     assert!(step.lambda.p50 > Duration::from_millis(10) && step.lambda.p50 <= Duration::from_millis(25));
     assert!(step.greeter.p50 > Duration::from_millis(5) && step.greeter.p50 <= Duration::from_millis(10));
-    assert_eq!(report.steps[1].window.greeter.requests(), 0);
+    assert_eq!(report.steps[1].window.greeter.requests, 0);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["steps"][0]["source"], "prometheus");
 }

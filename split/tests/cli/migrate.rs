@@ -121,7 +121,7 @@ async fn a_healthy_lambda_goes_through_every_step_with_cas_on_each_write() {
         .collect();
     assert_eq!(shares, [5.0, 50.0, 100.0]);
     assert!((report.steps[1].window.observed_lambda_percent - 50.0).abs() < 1.0);
-    assert_eq!(report.steps[2].window.greeter.answers, 0);
+    assert_eq!(report.steps[2].window.greeter.succeeded, 0);
 }
 
 #[tokio::test]
