@@ -15,6 +15,7 @@
 pub mod consul;
 pub mod envoy;
 pub mod judge;
+pub mod machine;
 pub mod mesh;
 pub mod plan;
 pub mod probe;

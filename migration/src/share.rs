@@ -75,6 +75,25 @@ impl serde::Serialize for Share {
     }
 }
 
+/// Read back from a JSON number of percent, at Consul's precision: a
+/// number that is not a whole number of hundredths, or outside 0-100, is
+/// refused rather than rounded.
+impl<'de> serde::Deserialize<'de> for Share {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let percent = f64::deserialize(d)?;
+        let hundredths = (percent * 100.0).round();
+        if !percent.is_finite() || (hundredths - percent * 100.0).abs() > 1e-6 {
+            return Err(serde::de::Error::custom(format!(
+                "{percent} is not a share at 0.01 precision"
+            )));
+        }
+        if !(0.0..=f64::from(WHOLE)).contains(&hundredths) {
+            return Err(serde::de::Error::custom(format!("{percent} is outside 0-100")));
+        }
+        Ok(Self(hundredths as u32))
+    }
+}
+
 /// Parses a decimal percentage exactly, digit by digit: `50`, `12.5`,
 /// `0.01`, `100.00`. A sign, an exponent or a third decimal is refused.
 impl FromStr for Share {
@@ -186,6 +205,18 @@ mod tests {
         for h in (0..=WHOLE).step_by(7) {
             let s = Share::from_hundredths(h).unwrap();
             assert_eq!(s.to_string().parse::<Share>().unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn json_round_trips_at_consuls_precision_and_refuses_the_rest() {
+        for h in [0, 1, 1250, 3333, WHOLE] {
+            let s = Share::from_hundredths(h).unwrap();
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<Share>(&json).unwrap(), s, "{json}");
+        }
+        for bad in ["-1", "100.5", "12.345", "\"5\""] {
+            assert!(serde_json::from_str::<Share>(bad).is_err(), "{bad}");
         }
     }
 

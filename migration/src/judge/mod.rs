@@ -173,7 +173,7 @@ impl Reference {
 
 /// What the judge says of a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Judged {
+pub enum Judged {
     /// Every gate held.
     Passed,
     /// A gate failed: the Lambda's fault.
