@@ -20,6 +20,7 @@ pub mod mesh;
 pub mod plan;
 pub mod probe;
 pub mod progress;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod share;

@@ -14,7 +14,8 @@ use crate::share::Share;
 use crate::target::{TARGET_TIMEOUT, Target};
 
 /// The steps of a migration: Lambda shares, increasing, each above 0.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Steps(pub Vec<Share>);
 
 /// The default steps: a canary, a quarter, half, all.
@@ -92,8 +93,9 @@ impl Hold {
     }
 }
 
-/// Everything a run needs besides its target.
-#[derive(Debug, Clone)]
+/// Everything a run needs besides its target. Stored with the migration
+/// (`split rollout start` writes it; the controller reads it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The Lambda's shares, in order.
     pub steps: Steps,
@@ -104,12 +106,14 @@ pub struct Plan {
     /// Where a failed step sends the share.
     pub rollback: Rollback,
     /// ingress, where probes go.
+    #[serde(with = "url_text")]
     pub url: Url,
     /// Probe requests in flight at once.
     pub concurrency: usize,
     /// The most probe requests a second, if limited.
     pub rate: Option<u32>,
     /// The most one probe request may take.
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub timeout: Duration,
     /// What each window is judged on.
     pub judge: Judge,
@@ -119,15 +123,18 @@ pub struct Plan {
 }
 
 /// What a step's window is judged on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "judge", rename_all = "snake_case")]
 pub enum Judge {
     /// The probe requests' answers.
     Probes,
     /// The mesh's metrics in Prometheus.
     Prometheus {
         /// Prometheus's base URL (`/api/v1/query` is below it).
+        #[serde(with = "url_text")]
         url: Url,
         /// How long a step may be extended for want of Lambda requests.
+        #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
         max_time: Duration,
     },
 }
@@ -164,8 +171,23 @@ pub(crate) fn from_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration
         .map_err(|_| serde::de::Error::custom(format!("{ms} is not a duration in milliseconds")))
 }
 
+/// A URL as its text, for the stored plan.
+mod url_text {
+    use reqwest::Url;
+
+    pub(super) fn serialize<S: serde::Serializer>(url: &Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        text.parse().map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+    }
+}
+
 /// Where `split migrate` moves the split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// The local stack's Envoy, through its admin endpoint.
     Envoy,

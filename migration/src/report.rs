@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::judge::{Destination, Judged, Source, Window};
 use crate::plan::{Gates, Hold, Judge, Plan, Rollback};
@@ -13,7 +13,7 @@ use crate::tally::millis;
 use crate::target::Target;
 
 /// How a step, or the baseline, ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", content = "why", rename_all = "snake_case")]
 pub enum Verdict {
     /// Every gate held.
@@ -39,7 +39,7 @@ impl From<Judged> for Verdict {
 }
 
 /// One step, or the baseline, as the final table shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     /// The Lambda's share during the step.
     pub lambda_share: Share,

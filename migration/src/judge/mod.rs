@@ -96,7 +96,7 @@ impl Destination {
 }
 
 /// Where a window's figures come from: the words for "not enough".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// `split migrate`'s own probe requests through ingress.
@@ -106,7 +106,7 @@ pub enum Source {
 }
 
 /// What the two destinations did in one window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     /// Where the figures come from.
     pub source: Source,
@@ -128,7 +128,7 @@ pub struct Window {
     #[serde(skip)]
     pub greeter_failure: Option<String>,
     /// Wall time of the window.
-    #[serde(serialize_with = "as_ms")]
+    #[serde(serialize_with = "as_ms", deserialize_with = "from_ms")]
     pub elapsed: Duration,
 }
 
