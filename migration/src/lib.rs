@@ -13,10 +13,12 @@
 //!   their rollback), [`progress`] while it runs and [`report`] after.
 
 pub mod consul;
+pub mod driver;
 pub mod envoy;
 pub mod judge;
 pub mod machine;
 pub mod mesh;
+pub mod metrics;
 pub mod plan;
 pub mod probe;
 pub mod progress;
@@ -27,3 +29,5 @@ pub mod share;
 pub mod store;
 pub mod tally;
 pub mod target;
+pub mod webhook;
+pub mod window;

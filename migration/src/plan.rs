@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::consul::{Consul, Settings};
 use crate::probe;
 use crate::share::Share;
+pub use crate::target::TargetKind;
 use crate::target::{TARGET_TIMEOUT, Target};
 
 /// The steps of a migration: Lambda shares, increasing, each above 0.
@@ -181,18 +182,9 @@ mod url_text {
 
     pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
         let text = <String as serde::Deserialize>::deserialize(d)?;
-        text.parse().map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+        text.parse()
+            .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
     }
-}
-
-/// Where `split migrate` moves the split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    /// The local stack's Envoy, through its admin endpoint.
-    Envoy,
-    /// Consul's service-splitter, through its HTTP API.
-    Consul,
 }
 
 /// `split migrate`'s command line.

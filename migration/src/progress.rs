@@ -14,6 +14,9 @@ use crate::tally::{self, Sample, Tally, millis, percentile};
 pub struct Progress {
     terminal: bool,
     quiet: bool,
+    /// The last live line, kept for the controller's `/status` (the
+    /// window so far) when there is no terminal to draw it on.
+    kept: Option<std::sync::Mutex<String>>,
 }
 
 impl Progress {
@@ -22,7 +25,28 @@ impl Progress {
         Self {
             terminal: std::io::stderr().is_terminal(),
             quiet,
+            kept: None,
         }
+    }
+
+    /// Lines on stderr (a log), and the live line kept rather than drawn:
+    /// [`Progress::so_far`] answers it.
+    pub fn kept() -> Self {
+        Self {
+            terminal: false,
+            quiet: false,
+            kept: Some(std::sync::Mutex::new(String::new())),
+        }
+    }
+
+    /// The last live line, when kept: the window so far.
+    pub fn so_far(&self) -> Option<String> {
+        let kept = self.kept.as_ref()?;
+        let text = kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        (!text.is_empty()).then_some(text)
     }
 
     pub(crate) fn line(&self, text: &str) {
@@ -36,10 +60,14 @@ impl Progress {
     /// Whether [`Progress::live`] shows anything: the live line is only
     /// worth building then.
     pub(crate) fn shows_live(&self) -> bool {
-        self.terminal && !self.quiet
+        (self.terminal && !self.quiet) || self.kept.is_some()
     }
 
     pub(crate) fn live(&self, text: &str) {
+        if let Some(kept) = &self.kept {
+            *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = text.to_owned();
+            return;
+        }
         if self.shows_live() {
             let _ = write!(std::io::stderr(), "\r\x1b[K{text}");
             let _ = std::io::stderr().flush();

@@ -134,7 +134,14 @@ pub struct Request {
 
 impl Record {
     /// A migration of `plan` on `target`, not begun.
-    pub fn new(plan: Plan, target: TargetKind, machine: Machine, webhooks: Webhooks, by: &str, now: f64) -> Self {
+    pub fn new(
+        plan: Plan,
+        target: TargetKind,
+        machine: Machine,
+        webhooks: Webhooks,
+        by: &str,
+        now: f64,
+    ) -> Self {
         Self {
             schema: SCHEMA,
             started_by: by.to_owned(),
@@ -249,7 +256,14 @@ mod tests {
 
     fn record() -> Record {
         let machine = Machine::new(plan().steps.0, vec![], false, Rollback::Zero);
-        Record::new(plan(), TargetKind::Envoy, machine, Webhooks::default(), "ann@laptop", 1.5)
+        Record::new(
+            plan(),
+            TargetKind::Envoy,
+            machine,
+            Webhooks::default(),
+            "ann@laptop",
+            1.5,
+        )
     }
 
     #[test]
@@ -265,7 +279,10 @@ mod tests {
         for (bytes, message) in [
             (b"{\"schema\": 1, \"plan".to_vec(), "not JSON"),
             (b"[1, 2]".to_vec(), "no \"schema\" number"),
-            (serde_json::to_vec(&newer).unwrap(), "it is of schema 2, from a newer split"),
+            (
+                serde_json::to_vec(&newer).unwrap(),
+                "it is of schema 2, from a newer split",
+            ),
             (b"{\"schema\": 1}".to_vec(), "schema 1, but missing field"),
         ] {
             let err = Record::decode(&bytes, "Consul key greeter-mesh/migration/state").unwrap_err();

@@ -17,6 +17,16 @@ use crate::consul::{Consul, ConsulError, Splitter};
 use crate::envoy::{self, SetError};
 use crate::share::Share;
 
+/// Where `split migrate` moves the split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The local stack's Envoy, through its admin endpoint.
+    Envoy,
+    /// Consul's service-splitter, through its HTTP API.
+    Consul,
+}
+
 /// The most one call to Envoy's admin or to Consul's API may take.
 pub const TARGET_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -129,6 +139,14 @@ impl Target {
     /// Whether this is Consul (whose sidecars take a moment to apply a write).
     pub(crate) fn is_consul(&self) -> bool {
         matches!(self.place, Place::Consul { .. })
+    }
+
+    /// Which kind of place this is.
+    pub fn kind(&self) -> TargetKind {
+        match self.place {
+            Place::Envoy { .. } => TargetKind::Envoy,
+            Place::Consul { .. } => TargetKind::Consul,
+        }
     }
 
     /// For messages: where the split is held.

@@ -309,6 +309,16 @@ impl Prometheus {
                 Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         };
+        self.counters_at(time).await
+    }
+
+    /// The counters as they stood at `time` (Unix seconds), a moment
+    /// already counted once: a window that outlived its leader is counted
+    /// again from the same moment by the next, so nothing is lost or
+    /// counted twice (an instant query at a past time answers the same
+    /// samples, those at or before it).
+    pub(crate) async fn counters_at(&self, time: f64) -> Result<Counters, PromError> {
+        let queries = queries();
         let mut counters = Counters {
             at: time,
             ..Counters::default()
