@@ -15,6 +15,7 @@
 pub mod consul;
 pub mod driver;
 pub mod envoy;
+pub mod intent;
 pub mod judge;
 pub mod machine;
 pub mod mesh;
@@ -26,6 +27,7 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod share;
+pub mod status;
 pub mod store;
 pub mod tally;
 pub mod target;

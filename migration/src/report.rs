@@ -131,51 +131,7 @@ impl MigrationReport {
 
     /// The table every run ends with.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<9} {:>7} {:>8} {:>15} {:>15} {:>9}  {:<21} {:<21} verdict",
-            "step",
-            "lambda",
-            "requests",
-            "greeter ok/req",
-            "lambda ok/req",
-            "lambda ok",
-            "greeter p50/p99",
-            "lambda p50/p99"
-        );
-        let baseline = self.baseline.iter().map(|b| ("baseline".to_owned(), b));
-        let steps = (self.steps.iter().enumerate()).map(|(i, s)| (format!("{}", i + 1), s));
-        for (name, step) in baseline.chain(steps) {
-            let verdict = match (&step.verdict, name.as_str()) {
-                (Verdict::Passed, "baseline") => "ok".to_owned(),
-                (other, _) => verdict_text(other),
-            };
-            let w = &step.window;
-            let pair = |d: &Destination| {
-                if d.latencies == 0 {
-                    "-".to_owned()
-                } else {
-                    format!("{} / {}", millis(d.p50), millis(d.p99))
-                }
-            };
-            let success = if w.lambda.requests == 0 {
-                "-".to_owned()
-            } else {
-                format!("{:.2}%", w.lambda.success_percent)
-            };
-            let counts = |d: &Destination| format!("{}/{}", d.succeeded, d.requests);
-            let _ = writeln!(
-                out,
-                "{name:<9} {:>7} {:>8} {:>15} {:>15} {success:>9}  {:<21} {:<21} {verdict}",
-                format!("{}%", step.lambda_share),
-                w.requests,
-                counts(&w.greeter),
-                counts(&w.lambda),
-                pair(&w.greeter),
-                pair(&w.lambda)
-            );
-        }
+        let mut out = windows_table(self.baseline.as_ref(), &self.steps);
         let end = match self.ending {
             Ending::Completed => "completed",
             Ending::RolledBack => "ROLLED BACK",
@@ -254,6 +210,58 @@ impl MigrationReport {
         }
         out
     }
+}
+
+/// The windows as a table: one row per window, the baseline first, each
+/// destination with the requests it got and how many succeeded (the
+/// final report's and `split rollout status`'s).
+pub fn windows_table(baseline: Option<&StepReport>, steps: &[StepReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<9} {:>7} {:>8} {:>15} {:>15} {:>9}  {:<21} {:<21} verdict",
+        "step",
+        "lambda",
+        "requests",
+        "greeter ok/req",
+        "lambda ok/req",
+        "lambda ok",
+        "greeter p50/p99",
+        "lambda p50/p99"
+    );
+    let baseline = baseline.into_iter().map(|b| ("baseline".to_owned(), b));
+    let steps = (steps.iter().enumerate()).map(|(i, s)| (format!("{}", i + 1), s));
+    for (name, step) in baseline.chain(steps) {
+        let verdict = match (&step.verdict, name.as_str()) {
+            (Verdict::Passed, "baseline") => "ok".to_owned(),
+            (other, _) => verdict_text(other),
+        };
+        let w = &step.window;
+        let pair = |d: &Destination| {
+            if d.latencies == 0 {
+                "-".to_owned()
+            } else {
+                format!("{} / {}", millis(d.p50), millis(d.p99))
+            }
+        };
+        let success = if w.lambda.requests == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.2}%", w.lambda.success_percent)
+        };
+        let counts = |d: &Destination| format!("{}/{}", d.succeeded, d.requests);
+        let _ = writeln!(
+            out,
+            "{name:<9} {:>7} {:>8} {:>15} {:>15} {success:>9}  {:<21} {:<21} {verdict}",
+            format!("{}%", step.lambda_share),
+            w.requests,
+            counts(&w.greeter),
+            counts(&w.lambda),
+            pair(&w.greeter),
+            pair(&w.lambda)
+        );
+    }
+    out
 }
 
 /// A step's verdict as the progress lines and the table word it.
