@@ -13,6 +13,7 @@
 //!   their rollback), [`progress`] while it runs and [`report`] after.
 
 pub mod consul;
+pub mod controller;
 pub mod driver;
 pub mod envoy;
 pub mod intent;

@@ -49,7 +49,8 @@ impl Progress {
         (!text.is_empty()).then_some(text)
     }
 
-    pub(crate) fn line(&self, text: &str) {
+    /// A line: on a terminal over the live line, in a log as it is.
+    pub fn line(&self, text: &str) {
         if self.quiet {
             return;
         }

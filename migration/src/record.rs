@@ -26,6 +26,11 @@ pub const HISTORY: usize = 100;
 /// The most people's requests waiting at once: more is someone's loop.
 pub const MAX_REQUESTS: usize = 16;
 
+/// Now, in Unix seconds: how the record stores every moment.
+pub fn now() -> f64 {
+    crate::judge::prometheus::now()
+}
+
 /// The migration as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {

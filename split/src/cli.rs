@@ -16,8 +16,10 @@ use migration::share::Share;
 use migration::target::TARGET_TIMEOUT;
 
 use crate::check;
+use crate::controller::{self, Config};
 use crate::grant;
 use crate::output::Output;
+use crate::rollout::{self, Rollout};
 
 /// Moves the calls to greeter from the container to Lambda, and shows where
 /// they go.
@@ -78,6 +80,21 @@ pub enum Command {
     /// Ctrl-C or SIGTERM (back to the last passed step), 64 for bad input
     /// (nothing written).
     Migrate(Box<MigrateArgs>),
+    /// The migration as a service: campaign for the lead on the store
+    /// (CONTROLLER_STORE), drive the stored migration, serve /health,
+    /// /status and /metrics on CONTROLLER_PORT (9470). Run two replicas.
+    /// Configured by its environment only (see docs/migrate.md); a bad
+    /// value exits 64 naming the variable.
+    Controller,
+    /// People's side of the migration `split controller` runs: start one,
+    /// watch it, pause, resume, approve a step, abort. Each writes its
+    /// intent to the store and exits; the controller acts within seconds.
+    /// Exit 64 for bad flags, 1 for a refusal or a store that fails.
+    Rollout {
+        /// What to do.
+        #[command(subcommand)]
+        verb: Rollout,
+    },
     /// Make the local Envoy fail or slow down the calls it routes to
     /// greeter-lambda, to watch `split migrate` roll back. No option: no fault.
     Fault {
@@ -183,6 +200,8 @@ pub async fn run(command: Command) -> Output {
                 code: report.code(),
             }
         }
+        Command::Controller => run_controller().await,
+        Command::Rollout { verb } => rollout::run(verb, |k| std::env::var(k).ok()).await,
         Command::Fault {
             abort,
             abort_status,
@@ -227,6 +246,34 @@ pub async fn run(command: Command) -> Output {
             }
         },
     }
+}
+
+/// `split controller`: its settings, its store, its port, then the
+/// controller until SIGTERM or SIGINT.
+async fn run_controller() -> Output {
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match Config::from_lookup(env) {
+        Ok(config) => config,
+        Err(e) => return Output::usage(format!("split controller: {e}\n")),
+    };
+    let store = match config.store.open(env) {
+        Ok(store) => store,
+        Err((variable, problem)) => {
+            return Output::usage(format!("split controller: {variable}: {problem}\n"));
+        }
+    };
+    let ttl = config.store.ttl(env);
+    let listener = match tokio::net::TcpListener::bind(controller::address(&config)).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            return Output::fail(
+                String::new(),
+                format!("split controller: cannot listen on port {}: {e}\n", config.port),
+            );
+        }
+    };
+    controller::run(config, store, ttl, listener, interrupted()).await;
+    Output::ok(String::new())
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
