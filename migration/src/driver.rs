@@ -119,8 +119,9 @@ impl Leadership {
     /// Resolves once the lead is lost, with why.
     pub async fn lost(&self) -> String {
         let mut seen = self.lost.subscribe();
-        match seen.wait_for(Option::is_some).await {
-            Ok(why) => why.clone().unwrap_or_default(),
+        let why = seen.wait_for(Option::is_some).await.map(|why| why.clone());
+        match why {
+            Ok(why) => why.unwrap_or_default(),
             // The sender lives as long as self.
             Err(_) => std::future::pending().await,
         }

@@ -461,6 +461,16 @@ impl Machine {
                 ended(Ending::Failed, why)
             }
             (Phase::RollingBack { ending, why, .. }, Event::Written { .. }) => ended(*ending, why.clone()),
+            // Someone else's share where the rollback was to go: theirs
+            // stands.
+            (Phase::RollingBack { to, ending, why, .. }, Event::Concurrent(e))
+                if *ending != Ending::Interrupted =>
+            {
+                ended(
+                    Ending::Overridden,
+                    format!("{why}; the rollback to {to}% was not written: {e}"),
+                )
+            }
             (
                 Phase::RollingBack { to, ending, why, .. },
                 Event::Error(e) | Event::Concurrent(e) | Event::WriteLost(e),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap is the test failing.
 
 mod consul_double;
+mod controller;
 mod double;
 mod entries;
 mod grant;
@@ -12,3 +13,4 @@ mod metrics;
 mod migrate;
 mod process;
 mod prometheus_double;
+mod rollout;
