@@ -339,47 +339,42 @@ impl Machine {
     /// Where `event` takes the migration: the next state, or why it does
     /// not apply.
     pub fn next(&self, event: Event) -> Result<Self, Refusal> {
+        match self.commanded(&event) {
+            Some(answer) => answer,
+            None => self.happened(event),
+        }
+    }
+
+    /// People's commands and Ctrl-C: the same wherever the migration is;
+    /// `None` for the driver's events.
+    fn commanded(&self, event: &Event) -> Option<Result<Self, Refusal>> {
         let mut next = self.clone();
-        let unexpected = |event: &Event| Refusal::Unexpected {
-            phase: self.phase.name(),
-            event: format!("{event:?}"),
-        };
-        // People's commands first: the same wherever the migration is.
-        match (&self.phase, &event) {
+        match (&self.phase, event) {
             (Phase::Ended { ending, .. }, Event::Pause | Event::Resume | Event::Approve | Event::Abort) => {
-                return Err(Refusal::Ended(ending.name(), verb(&event)));
+                return Some(Err(Refusal::Ended(ending.name(), verb(event))));
             }
-            (Phase::Ended { .. }, _) => return Err(unexpected(&event)),
-            (_, Event::Pause) if self.paused => return Err(Refusal::AlreadyPaused),
-            (_, Event::Pause) => {
-                next.paused = true;
-                return Ok(next);
-            }
+            (Phase::Ended { .. }, _) => return None,
+            (_, Event::Pause) if self.paused => return Some(Err(Refusal::AlreadyPaused)),
+            (_, Event::Pause) => next.paused = true,
             (Phase::Paused { step }, Event::Resume) => {
                 next.paused = false;
                 next.phase = next.advance(*step);
-                return Ok(next);
             }
-            (_, Event::Resume) if self.paused => {
-                next.paused = false;
-                return Ok(next);
-            }
-            (_, Event::Resume) => return Err(Refusal::NotPaused(self.phase.name().to_owned())),
+            (_, Event::Resume) if self.paused => next.paused = false,
+            (_, Event::Resume) => return Some(Err(Refusal::NotPaused(self.phase.name().to_owned()))),
             (Phase::AwaitingApproval { step }, Event::Approve) => {
                 next.approved.push(*step);
                 next.phase = next.advance(*step);
-                return Ok(next);
             }
-            (_, Event::Approve) => return Err(Refusal::NothingToApprove(self.phase.name().to_owned())),
+            (_, Event::Approve) => return Some(Err(Refusal::NothingToApprove(self.phase.name().to_owned()))),
             (Phase::RollingBack { to, .. }, Event::Abort) if *to == Share::ZERO => {
-                return Err(Refusal::AlreadyRollingBack);
+                return Some(Err(Refusal::AlreadyRollingBack));
             }
             (_, Event::Abort) => {
                 next.phase = self.back_to(Share::ZERO, Ending::Aborted, "aborted: back to 0%".to_owned());
-                return Ok(next);
             }
             // A second Ctrl-C does not stop a rollback.
-            (Phase::RollingBack { .. }, Event::Interrupt) => return Ok(next),
+            (Phase::RollingBack { .. }, Event::Interrupt) => {}
             (_, Event::Interrupt) => {
                 let to = self.last_passed;
                 let why = match &self.phase {
@@ -392,10 +387,19 @@ impl Machine {
                     _ => format!("interrupted; back to the last passed step, {to}%"),
                 };
                 next.phase = self.back_to(to, Ending::Interrupted, why);
-                return Ok(next);
             }
-            _ => {}
+            _ => return None,
         }
+        Some(Ok(next))
+    }
+
+    /// What the driver saw: a read, a window judged, a write, a failure.
+    fn happened(&self, event: Event) -> Result<Self, Refusal> {
+        let mut next = self.clone();
+        let unexpected = |event: &Event| Refusal::Unexpected {
+            phase: self.phase.name(),
+            event: format!("{event:?}"),
+        };
         next.phase = match (&self.phase, event) {
             (Phase::Initialized, Event::Read { live, at }) => {
                 let from = live.unwrap_or(Share::ZERO);

@@ -178,28 +178,7 @@ pub async fn run(command: Command) -> Output {
                 ),
             }
         }
-        Command::Migrate(args) => {
-            let (dry_run, json) = (args.dry_run, args.json);
-            let (plan, mut target) = match args.into_plan(|k| std::env::var(k).ok()) {
-                Ok(parts) => parts,
-                Err(message) => return Output::usage(format!("split migrate: {message}\n")),
-            };
-            if dry_run {
-                return Output::ok(MigrationReport::render_plan(&plan, &target));
-            }
-            let report =
-                migration::run::run(&plan, &mut target, &Progress::stderr(false), interrupted()).await;
-            let stdout = if json {
-                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
-            } else {
-                report.render()
-            };
-            Output {
-                stdout,
-                stderr: String::new(),
-                code: report.code(),
-            }
-        }
+        Command::Migrate(args) => migrate(*args).await,
         Command::Controller => run_controller().await,
         Command::Rollout { verb } => rollout::run(verb, |k| std::env::var(k).ok()).await,
         Command::Fault {
@@ -245,6 +224,29 @@ pub async fn run(command: Command) -> Output {
                 }
             }
         },
+    }
+}
+
+/// `split migrate`: the plan, then the run on this process's memory.
+async fn migrate(args: MigrateArgs) -> Output {
+    let (dry_run, json) = (args.dry_run, args.json);
+    let (plan, mut target) = match args.into_plan(|k| std::env::var(k).ok()) {
+        Ok(parts) => parts,
+        Err(message) => return Output::usage(format!("split migrate: {message}\n")),
+    };
+    if dry_run {
+        return Output::ok(MigrationReport::render_plan(&plan, &target));
+    }
+    let report = migration::run::run(&plan, &mut target, &Progress::stderr(false), interrupted()).await;
+    let stdout = if json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        report.render()
+    };
+    Output {
+        stdout,
+        stderr: String::new(),
+        code: report.code(),
     }
 }
 
