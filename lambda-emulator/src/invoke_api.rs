@@ -22,7 +22,7 @@ use service_core::router::{HEALTHY, new_request_id};
 
 use base64::Engine as _;
 
-use crate::function::{Function, Invocation, Outcome};
+use crate::function::{Function, InvocationType, Reply};
 
 /// The Invoke API's port unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 9001;
@@ -98,7 +98,7 @@ async fn invoke(
             let id = request_id.clone();
             let task = tokio::spawn(async move {
                 function
-                    .invoke(&id, payload, &trace_id, Invocation::RequestResponse)
+                    .invoke(&id, payload, &trace_id, InvocationType::RequestResponse)
                     .await
             });
             let Ok(invoked) = task.await else {
@@ -109,12 +109,12 @@ async fn invoke(
                     &serde_json::json!({ "Type": "Service", "message": "the invocation failed in the emulator" }),
                 );
             };
-            let mut response = match invoked.outcome {
-                Outcome::Response(body) => (StatusCode::OK, body).into_response(),
-                Outcome::Error(body) => {
+            let mut response = match invoked.reply {
+                Reply::Payload(body) => (StatusCode::OK, body).into_response(),
+                Reply::FunctionError(body) => {
                     (StatusCode::OK, [("x-amz-function-error", "Unhandled")], body).into_response()
                 }
-                Outcome::Throttled => {
+                Reply::Throttled => {
                     let body = serde_json::json!({
                         "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
                         "Type": "User",
@@ -145,7 +145,9 @@ async fn invoke(
         Ok("Event") => {
             let id = request_id.clone();
             tokio::spawn(async move {
-                function.invoke(&id, payload, &trace_id, Invocation::Event).await;
+                function
+                    .invoke(&id, payload, &trace_id, InvocationType::Event)
+                    .await;
             });
             let mut response = StatusCode::ACCEPTED.into_response();
             set_common(response.headers_mut(), &id_header);

@@ -39,4 +39,4 @@ mod log;
 mod metrics;
 pub mod runtime_api;
 
-pub use function::{Function, Invocation, Invoked, Outcome};
+pub use function::{Function, InvocationType, Invoked, Reply};
