@@ -258,7 +258,7 @@ async fn answer(
         return Err(InvokeError::RequestTooLarge);
     }
     let params = Params::read(name, query, headers)?;
-    resolve(function.config(), name, params.qualifier.as_deref())?;
+    resolve(function.config(), &params.target, params.qualifier.as_deref())?;
     if params.kind == Kind::Event && payload.exceeds(MAX_EVENT_REQUEST_BYTES) {
         return Err(InvokeError::EventTooLarge { size: payload.size });
     }
@@ -331,8 +331,38 @@ struct Params {
     kind: Kind,
     /// `X-Amz-Log-Type: Tail` (only a synchronous answer carries the log).
     tail: bool,
+    /// The function the path names.
+    target: Target,
     /// `?Qualifier=`.
     qualifier: Option<String>,
+}
+
+/// A function's name, partial ARN or ARN, split as Invoke's pattern splits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    region: Option<String>,
+    account: Option<String>,
+    name: String,
+    /// A qualifier in the name itself (`greeter-lambda:1`).
+    qualifier: Option<String>,
+}
+
+impl Target {
+    /// `None` when the name does not match the pattern.
+    fn parse(name: &str) -> Option<Self> {
+        let parts = FUNCTION_NAME.captures(name)?;
+        let part = |group, suffix| {
+            parts
+                .get(group)
+                .map(|found| found.as_str().trim_end_matches(suffix).to_owned())
+        };
+        Some(Self {
+            region: part(3, ':'),
+            account: part(9, ':'),
+            name: part(11, ':').unwrap_or_default(),
+            qualifier: part(13, ':'),
+        })
+    }
 }
 
 impl Params {
@@ -363,7 +393,8 @@ impl Params {
                 failures.push(failed(qualifier, "qualifier", &constraint));
             }
         }
-        if !FUNCTION_NAME.is_match(name) {
+        let target = Target::parse(name);
+        if target.is_none() {
             let constraint = format!("satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}");
             failures.push(failed(name, "functionName", &constraint));
         }
@@ -394,10 +425,11 @@ impl Params {
                 false
             }
         };
-        match kind {
-            Some(kind) if failures.is_empty() => Ok(Self {
+        match (kind, target) {
+            (Some(kind), Some(target)) if failures.is_empty() => Ok(Self {
                 kind,
                 tail,
+                target,
                 qualifier,
             }),
             _ => Err(InvokeError::Validation(failures)),
@@ -410,36 +442,30 @@ fn failed(value: &str, member: &str, constraint: &str) -> String {
     format!("Value '{value}' at '{member}' failed to satisfy constraint: Member must {constraint}")
 }
 
-/// Finds the function `name` (a name, partial ARN or ARN, with or without
-/// a qualifier) and `qualifier` address: only this one, at `$LATEST`.
-fn resolve(config: &Config, name: &str, qualifier: Option<&str>) -> Result<(), InvokeError> {
-    let Some(parts) = FUNCTION_NAME.captures(name) else {
-        return Err(InvokeError::Validation(Vec::new())); // checked before
-    };
-    let part = |group| parts.get(group).map(|found| found.as_str());
-    let region = part(3).map(|region| region.trim_end_matches(':'));
-    let account = part(9).map(|account| account.trim_end_matches(':'));
-    let function_name = part(11).unwrap_or_default();
-    let qualifier = match (part(13), qualifier) {
+/// Finds the function `target` and `qualifier` address: only this one,
+/// at `$LATEST`.
+fn resolve(config: &Config, target: &Target, qualifier: Option<&str>) -> Result<(), InvokeError> {
+    let qualifier = match (target.qualifier.as_deref(), qualifier) {
         (Some(derived), Some(given)) if derived != given => return Err(InvokeError::QualifierMismatch),
         (derived, given) => derived.or(given),
     };
-    if let Some(region) = region.filter(|region| *region != config.region) {
+    if let Some(region) = target.region.as_ref().filter(|region| **region != config.region) {
         return Err(InvokeError::OtherRegion {
-            wanted: region.to_owned(),
+            wanted: region.clone(),
             here: config.region.clone(),
         });
     }
-    let account = account.unwrap_or(&config.account_id);
-    let found = function_name == config.function_name
-        && account == config.account_id
+    let account = target.account.as_ref().unwrap_or(&config.account_id);
+    let found = target.name == config.function_name
+        && *account == config.account_id
         && matches!(qualifier, None | Some("$LATEST"));
     if found {
         return Ok(());
     }
     Err(InvokeError::NotFound(format!(
-        "arn:aws:lambda:{}:{account}:function:{function_name}:{}",
+        "arn:aws:lambda:{}:{account}:function:{}:{}",
         config.region,
+        target.name,
         qualifier.unwrap_or("$LATEST")
     )))
 }
@@ -550,7 +576,7 @@ mod tests {
         ];
         for (name, qualifier, expected) in cases {
             assert_eq!(
-                resolve(&config, name, qualifier),
+                resolve(&config, &Target::parse(name).unwrap(), qualifier),
                 expected,
                 "{name} {qualifier:?}"
             );
