@@ -299,9 +299,11 @@ impl Store for ConsulStore {
     async fn watch(&self, seen: u64, wait: Duration) -> Result<Option<Stored>, StoreError> {
         let request = format!("GET /v1/kv/{STATE_KEY}?index=");
         let deadline = Instant::now() + wait;
-        // A key that is not there has no index of its own to wait past:
-        // learn Consul's first.
-        let mut index = seen;
+        // A plain read first: it answers at once when the key changed, and
+        // gives the index to wait past (a key that is not there has none
+        // of its own, and an index from before a restore would be waited
+        // past for the whole wait).
+        let mut index = 0;
         loop {
             let started = Instant::now();
             let remaining = deadline.saturating_duration_since(started);
@@ -320,10 +322,10 @@ impl Store for ConsulStore {
                 // cluster): start over rather than wait past it.
                 index = 0;
             } else {
-                let unchanged = read.index == index && index != 0;
+                let unchanged = read.index == index;
                 index = read.index.max(1);
-                // A blocking read may return early with nothing new:
-                // do not ask again at once.
+                // A blocking read may return early with nothing new: do not
+                // ask again at once.
                 if unchanged && started.elapsed() < remaining / 2 {
                     tokio::time::sleep(Duration::from_millis(100).min(remaining)).await;
                 }
