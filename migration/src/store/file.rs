@@ -725,6 +725,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lease_file_that_cannot_be_read_stops_the_campaign_and_is_left_as_it_is() {
+        let dir = TempDir::new("lease-corrupt");
+        let store = FileStore::open(&dir.0).unwrap();
+        let newer = b"{\"format\":2,\"term\":9,\"holder\":\"x\",\"epoch\":3}";
+        std::fs::write(dir.0.join(LEASE_FILE), newer).unwrap();
+
+        let err = store
+            .campaign(&candidate("a", Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+
+        assert!(
+            matches!(&err, StoreError::Corrupt { what, detail }
+                if what.ends_with(LEASE_FILE) && detail.contains("newer version (format 2")),
+            "{err}"
+        );
+        assert!(matches!(store.leader().await, Err(StoreError::Corrupt { .. })));
+        assert_eq!(std::fs::read(dir.0.join(LEASE_FILE)).unwrap(), newer);
+    }
+
+    #[tokio::test]
     async fn a_file_that_cannot_be_read_is_named_and_never_written_over() {
         let dir = TempDir::new("corrupt");
         let store = FileStore::open(&dir.0).unwrap();

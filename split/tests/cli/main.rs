@@ -9,6 +9,7 @@ mod consul_double;
 mod consul_store;
 mod double;
 mod entries;
+mod file_store;
 mod grant;
 mod metrics;
 mod migrate;
