@@ -176,6 +176,9 @@ impl ConsulStore {
                         ": CONSUL_SESSION_NODE={} names no node Consul knows; name a registered one",
                         self.node
                     )
+                } else if detail.contains("Invalid Session TTL") {
+                    ": CONTROLLER_LEASE_TTL is below this server's session_ttl_min (10 s unless configured)"
+                        .to_owned()
                 } else if detail.contains("Missing check") || detail.contains("critical state") {
                     format!(
                         ": the session would depend on a health check of node {}; it is sent with \"NodeChecks\": []",
@@ -347,7 +350,9 @@ impl Store for ConsulStore {
     }
 
     async fn campaign(&self, me: &Candidate) -> Result<Option<Lease>, StoreError> {
-        let ttl = me.ttl.clamp(MIN_TTL, MAX_TTL);
+        // Below 10 s only a server with a lower session_ttl_min takes it
+        // (the settings refuse it); above 24 h none does.
+        let ttl = me.ttl.min(MAX_TTL);
         // Twice at most: a kept session may die between its renew and the
         // acquire.
         for attempt in 0..2 {

@@ -9,7 +9,9 @@
 //!   Every write goes to a temporary file in the same directory, is
 //!   fsynced, renamed over `state.json` and the directory fsynced, so a
 //!   reader sees the old file or the new one, never half of one, and a
-//!   crash loses at most the write in flight. A file that cannot be read
+//!   crash loses at most the write in flight (leaving its temporary
+//!   `.state.json.<pid>-<n>.tmp`, which nothing reads and anyone may
+//!   delete). A file that cannot be read
 //!   (empty, cut short, not this format, a newer format) is
 //!   [`StoreError::Corrupt`] naming it, and nothing is written over it.
 //! - `leader.lock`: the OS lock (`flock(2)`) the leader holds for as long

@@ -523,3 +523,23 @@ async fn the_double_refuses_what_consul_refuses() {
         "{noted:?}"
     );
 }
+
+#[tokio::test]
+async fn a_ttl_under_the_servers_minimum_is_named_and_a_lower_minimum_takes_it() {
+    let (consul, addr) = double().await;
+    let short = Candidate {
+        id: "ctrl-a".to_owned(),
+        ttl: Duration::from_secs(2),
+    };
+
+    let refused = store(&addr).campaign(&short).await.unwrap_err();
+    consul.lock().unwrap().session_ttl_min = Duration::from_secs(1);
+    let lease = store(&addr).campaign(&short).await.unwrap().unwrap();
+
+    assert!(
+        matches!(&refused, StoreError::Unreachable { cause, .. }
+            if cause.contains("Invalid Session TTL '2000000000'") && cause.contains("CONTROLLER_LEASE_TTL")),
+        "{refused}"
+    );
+    assert_eq!(lease.ttl, Duration::from_secs(2));
+}
