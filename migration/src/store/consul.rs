@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use hyper::StatusCode;
 
 use super::{Candidate, Leader, Lease, LeaseToken, Store, StoreError, Stored};
-use crate::consul::kv::{KvWrite, SessionSpec, TxnError, TxnOp, TxnOutcome};
+use crate::consul::kv::{KvEntry, KvWrite, SessionSpec, TxnError, TxnOp, TxnOutcome};
 use crate::consul::refusal::Refusal;
 use crate::consul::{Consul, ConsulError, Settings, SettingsError, duration_setting};
 
@@ -277,7 +277,16 @@ impl ConsulStore {
         }
     }
 
-    fn stored(entry: Option<crate::consul::kv::KvEntry>) -> Option<Stored> {
+    /// A key as the leader holds it (`?consistent`).
+    async fn consistent(&self, key: &str) -> Result<Option<KvEntry>, StoreError> {
+        self.consul
+            .kv_get(key, true)
+            .await
+            .map(|read| read.entry)
+            .map_err(|e| self.failed(&format!("GET /v1/kv/{key}?consistent"), e))
+    }
+
+    fn stored(entry: Option<KvEntry>) -> Option<Stored> {
         entry.map(|e| Stored {
             value: e.value,
             version: e.modify_index,
@@ -291,12 +300,7 @@ impl Store for ConsulStore {
     }
 
     async fn read(&self) -> Result<Option<Stored>, StoreError> {
-        let read = self
-            .consul
-            .kv_get(STATE_KEY, true)
-            .await
-            .map_err(|e| self.failed(&format!("GET /v1/kv/{STATE_KEY}?consistent"), e))?;
-        Ok(Self::stored(read.entry))
+        Ok(Self::stored(self.consistent(STATE_KEY).await?))
     }
 
     async fn watch(&self, seen: u64, wait: Duration) -> Result<Option<Stored>, StoreError> {
@@ -423,12 +427,7 @@ impl Store for ConsulStore {
                 ),
             });
         }
-        let lock = self
-            .consul
-            .kv_get(LEADER_KEY, true)
-            .await
-            .map_err(|e| self.failed(&format!("GET /v1/kv/{LEADER_KEY}?consistent"), e))?;
-        let holder = lock.entry.and_then(|e| e.session);
+        let holder = self.consistent(LEADER_KEY).await?.and_then(|e| e.session);
         if holder.as_deref() != Some(session.as_str()) {
             // The session lives on: keep it for the next campaign.
             *self.spare() = Some(session.clone());
@@ -483,12 +482,7 @@ impl Store for ConsulStore {
     }
 
     async fn leader(&self) -> Result<Option<Leader>, StoreError> {
-        let lock = self
-            .consul
-            .kv_get(LEADER_KEY, true)
-            .await
-            .map_err(|e| self.failed(&format!("GET /v1/kv/{LEADER_KEY}?consistent"), e))?;
-        Ok(lock.entry.and_then(|entry| {
+        Ok(self.consistent(LEADER_KEY).await?.and_then(|entry| {
             let session = entry.session?;
             Some(Leader {
                 id: String::from_utf8_lossy(&entry.value).into_owned(),

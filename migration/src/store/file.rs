@@ -589,26 +589,9 @@ impl Store for FileStore {
 mod tests {
     use super::*;
 
-    /// A fresh directory under the system's temporary one.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "file-store-{name}-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            Self(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// A fresh directory, removed after the test.
+    fn temp_dir() -> tempfile::TempDir {
+        tempfile::Builder::new().prefix("file-store-").tempdir().unwrap()
     }
 
     fn candidate(id: &str, ttl: Duration) -> Candidate {
@@ -627,8 +610,8 @@ mod tests {
 
     #[tokio::test]
     async fn writes_are_versioned_and_a_stale_version_is_a_conflict() {
-        let dir = TempDir::new("cas");
-        let store = FileStore::open(&dir.0).unwrap();
+        let dir = temp_dir();
+        let store = FileStore::open(dir.path()).unwrap();
         assert_eq!(store.read().await.unwrap(), None);
         assert_eq!(store.write(b"{\"n\":1}", 0).await.unwrap(), 1);
         assert_eq!(
@@ -648,7 +631,7 @@ mod tests {
             })
         );
         // Nothing left behind but the store's own files.
-        let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -658,8 +641,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_leader_is_replaced_at_once_and_its_term_fences_it() {
-        let dir = TempDir::new("drop");
-        let (a, b) = (FileStore::open(&dir.0).unwrap(), FileStore::open(&dir.0).unwrap());
+        let dir = temp_dir();
+        let (a, b) = (
+            FileStore::open(dir.path()).unwrap(),
+            FileStore::open(dir.path()).unwrap(),
+        );
         let long = Duration::from_secs(3600);
         let lead = a.campaign(&candidate("a", long)).await.unwrap().unwrap();
         assert_eq!(term(&lead), 1);
@@ -681,8 +667,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_that_ran_out_is_taken_without_the_os_lock_and_the_old_term_is_refused() {
-        let dir = TempDir::new("lease");
-        let (a, b) = (FileStore::open(&dir.0).unwrap(), FileStore::open(&dir.0).unwrap());
+        let dir = temp_dir();
+        let (a, b) = (
+            FileStore::open(dir.path()).unwrap(),
+            FileStore::open(dir.path()).unwrap(),
+        );
         // A lease that has run out as soon as it is written: a holder that
         // stopped and never renewed.
         let mut stale = a
@@ -717,8 +706,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_watch_returns_on_a_write_and_after_its_wait() {
-        let dir = TempDir::new("watch");
-        let store = FileStore::open(&dir.0).unwrap();
+        let dir = temp_dir();
+        let store = FileStore::open(dir.path()).unwrap();
         assert_eq!(store.watch(0, Duration::from_millis(10)).await.unwrap(), None);
         let writer = store.clone();
         let watched = tokio::spawn(async move { store.watch(0, Duration::from_secs(60)).await });
@@ -728,10 +717,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_file_that_cannot_be_read_stops_the_campaign_and_is_left_as_it_is() {
-        let dir = TempDir::new("lease-corrupt");
-        let store = FileStore::open(&dir.0).unwrap();
+        let dir = temp_dir();
+        let store = FileStore::open(dir.path()).unwrap();
         let newer = b"{\"format\":2,\"term\":9,\"holder\":\"x\",\"epoch\":3}";
-        std::fs::write(dir.0.join(LEASE_FILE), newer).unwrap();
+        std::fs::write(dir.path().join(LEASE_FILE), newer).unwrap();
 
         let err = store
             .campaign(&candidate("a", Duration::from_secs(1)))
@@ -744,13 +733,13 @@ mod tests {
             "{err}"
         );
         assert!(matches!(store.leader().await, Err(StoreError::Corrupt { .. })));
-        assert_eq!(std::fs::read(dir.0.join(LEASE_FILE)).unwrap(), newer);
+        assert_eq!(std::fs::read(dir.path().join(LEASE_FILE)).unwrap(), newer);
     }
 
     #[tokio::test]
     async fn a_file_that_cannot_be_read_is_named_and_never_written_over() {
-        let dir = TempDir::new("corrupt");
-        let store = FileStore::open(&dir.0).unwrap();
+        let dir = temp_dir();
+        let store = FileStore::open(dir.path()).unwrap();
         for (bytes, says) in [
             (&b""[..], "empty"),
             (
@@ -768,7 +757,7 @@ mod tests {
             ),
             (&b"{\"format\":1,\"version\":3}"[..], "not exactly one of value"),
         ] {
-            std::fs::write(dir.0.join(STATE_FILE), bytes).unwrap();
+            std::fs::write(dir.path().join(STATE_FILE), bytes).unwrap();
             let err = store.read().await.unwrap_err();
             assert!(
                 matches!(&err, StoreError::Corrupt { what, detail }
@@ -779,7 +768,7 @@ mod tests {
                 store.write(b"new", 3).await,
                 Err(StoreError::Corrupt { .. })
             ));
-            assert_eq!(std::fs::read(dir.0.join(STATE_FILE)).unwrap(), bytes);
+            assert_eq!(std::fs::read(dir.path().join(STATE_FILE)).unwrap(), bytes);
         }
     }
 }

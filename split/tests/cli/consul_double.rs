@@ -242,7 +242,6 @@ fn authorised(
     if matches!(caller, Caller::Anonymous) {
         consul.problems.push(format!("{request} without X-Consul-Token"));
     }
-    caller.resolve()?;
     caller.allow(need)
 }
 
@@ -584,6 +583,18 @@ pub fn app(shared: Shared) -> Router {
         .route("/v1/session/destroy/{id}", put(kv::session_destroy))
         .route("/v1/txn", put(kv::txn));
     double::note_unexpected(routes, "no such endpoint").with_state(shared)
+}
+
+/// A client of the double at `addr` with `token`, as the consul CLI's
+/// settings would make it.
+pub fn client(addr: &str, token: Option<&str>) -> migration::consul::Consul {
+    let settings = migration::consul::Settings::from_lookup(|k| match k {
+        "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
+        "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
+        _ => None,
+    })
+    .unwrap();
+    migration::consul::Consul::new(settings, std::time::Duration::from_secs(5)).unwrap()
 }
 
 /// Serves the double over http on a free loopback port: `127.0.0.1:port`.

@@ -8,26 +8,15 @@
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use migration::consul::{Consul, Settings};
 use migration::store::consul::{ConsulStore, LEADER_KEY, STATE_KEY};
 use migration::store::{Candidate, Lease, LeaseToken, Store, StoreError, Stored};
 use serde_json::{Value, json};
 
 use crate::consul_double::acl::{Rule, controller_rules};
-use crate::consul_double::{self, CONTROLLER_TOKEN, NODE, Shared};
+use crate::consul_double::{self, CONTROLLER_TOKEN, NODE, Shared, client};
 
 const TTL: Duration = Duration::from_secs(10);
 const LOCK_DELAY: Duration = Duration::from_secs(15);
-
-fn client(addr: &str, token: Option<&str>) -> Consul {
-    let settings = Settings::from_lookup(|k| match k {
-        "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
-        "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
-        _ => None,
-    })
-    .unwrap();
-    Consul::new(settings, Duration::from_secs(5)).unwrap()
-}
 
 fn store_as(addr: &str, token: Option<&str>) -> ConsulStore {
     ConsulStore::with_client(client(addr, token), NODE.to_owned(), LOCK_DELAY)

@@ -11,7 +11,6 @@
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,26 +30,12 @@ const TTL_MS: &str = "FILE_STORE_TTL_MS";
 /// How long any one wait may take on a busy machine.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// A fresh directory under the system's temporary one, removed after.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "split-file-store-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory, removed after the test.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("split-file-store-")
+        .tempdir()
+        .unwrap()
 }
 
 /// A helper process, its stdout read line by line.
@@ -219,15 +204,15 @@ fn writer(dir: &Path) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leader_killed_with_sigkill_is_replaced_at_once() {
-    let dir = TempDir::new("kill");
+    let dir = temp_dir();
     // A lease far longer than the test: only the kernel's release of the
     // lock can hand the lead over.
     let long = Duration::from_secs(3600);
-    let mut leader = Helper::spawn("lead", &dir.0, "ctrl-a", long);
+    let mut leader = Helper::spawn("lead", dir.path(), "ctrl-a", long);
     leader.expect(&["leading 1"]);
     leader.send("write a1");
     assert_eq!(leader.expect(&["wrote", "refused"]), "wrote 1");
-    let standby = FileStore::open(&dir.0).unwrap();
+    let standby = FileStore::open(dir.path()).unwrap();
     let me = candidate("ctrl-b", long);
     assert!(standby.campaign(&me).await.unwrap().is_none());
 
@@ -238,16 +223,16 @@ async fn a_leader_killed_with_sigkill_is_replaced_at_once() {
     assert_eq!(standby.write_fenced(&lease, b"b1", 1).await.unwrap(), 2);
     assert_eq!(standby.leader().await.unwrap().unwrap().id, "ctrl-b");
     assert_eq!(
-        writer(&dir.0),
+        writer(dir.path()),
         serde_json::json!({ "writer": "ctrl-b", "term": 2, "version": 2 })
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leader_stopped_past_its_lease_loses_the_lead_and_writes_nothing_when_it_wakes() {
-    let dir = TempDir::new("stop");
+    let dir = temp_dir();
     let ttl = Duration::from_secs(1);
-    let mut leader = Helper::spawn("lead", &dir.0, "ctrl-a", ttl);
+    let mut leader = Helper::spawn("lead", dir.path(), "ctrl-a", ttl);
     leader.expect(&["leading 1"]);
     leader.send("write a1");
     assert_eq!(leader.expect(&["wrote", "refused"]), "wrote 1");
@@ -262,7 +247,7 @@ async fn a_leader_stopped_past_its_lease_loses_the_lead_and_writes_nothing_when_
         assert!(Instant::now() < deadline, "the leader never stopped");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let standby = FileStore::open(&dir.0).unwrap();
+    let standby = FileStore::open(dir.path()).unwrap();
     let mut lease = lead_within_deadline(&standby, &candidate("ctrl-b", Duration::from_secs(3600))).await;
     // The stopped process still holds the OS lock: the lead is the lease's.
     assert_eq!(term(&lease), (2, false));
@@ -284,7 +269,7 @@ async fn a_leader_stopped_past_its_lease_loses_the_lead_and_writes_nothing_when_
         })
     );
     assert_eq!(
-        writer(&dir.0),
+        writer(dir.path()),
         serde_json::json!({ "writer": "ctrl-b", "term": 2, "version": 2 })
     );
     // Once the old process is gone, the new leader's renew takes the lock.
@@ -295,11 +280,11 @@ async fn a_leader_stopped_past_its_lease_loses_the_lead_and_writes_nothing_when_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_racing_check_and_set_writes_lose_none() {
-    let dir = TempDir::new("race");
+    let dir = temp_dir();
     let each = 40;
     let mut racers = [
-        Helper::spawn("count", &dir.0, &each.to_string(), Duration::ZERO),
-        Helper::spawn("count", &dir.0, &each.to_string(), Duration::ZERO),
+        Helper::spawn("count", dir.path(), &each.to_string(), Duration::ZERO),
+        Helper::spawn("count", dir.path(), &each.to_string(), Duration::ZERO),
     ];
 
     for racer in &mut racers {
@@ -308,7 +293,7 @@ async fn two_processes_racing_check_and_set_writes_lose_none() {
         assert_eq!(tokio::task::block_in_place(|| racer.wait()), Some(0));
     }
 
-    let store = FileStore::open(&dir.0).unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(
         store.read().await.unwrap(),
         Some(Stored {
@@ -316,7 +301,7 @@ async fn two_processes_racing_check_and_set_writes_lose_none() {
             version: 2 * each
         })
     );
-    let left: Vec<String> = std::fs::read_dir(&dir.0)
+    let left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".tmp"))

@@ -6,14 +6,12 @@
 //! found`), and the binary's exit codes over http and https.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use migration::consul::{Consul, Settings};
 use serde_json::{Value, json};
 use split::grant::{self, GATEWAY_ROLE, GrantError, PolicyFile};
 
 use crate::consul_double::acl::{Access, Rule};
-use crate::consul_double::{self, CONTROLLER_TOKEN, TOKEN};
+use crate::consul_double::{self, CONTROLLER_TOKEN, TOKEN, client};
 use crate::migrate::split;
 
 const ROLE_ID: &str = "3c5d9b8e-role-0000-0000-terminating00";
@@ -28,16 +26,6 @@ fn repository_policy_path() -> PathBuf {
 fn repository_policy() -> PolicyFile {
     let path = repository_policy_path();
     PolicyFile::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn client(addr: &str, token: Option<&str>) -> Consul {
-    let settings = Settings::from_lookup(|k| match k {
-        "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
-        "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
-        _ => None,
-    })
-    .unwrap();
-    Consul::new(settings, Duration::from_secs(5)).unwrap()
 }
 
 /// A double holding the controller's role with `policies`, served on http.

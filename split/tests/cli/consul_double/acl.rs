@@ -196,7 +196,8 @@ impl Caller {
         }
     }
 
-    /// The 403 if this caller may not do `need`.
+    /// The 403 if this caller may not do `need` (`ACL not found` for an
+    /// unknown token, whatever the need).
     pub fn allow(&self, need: Need<'_>) -> Result<(), (StatusCode, String)> {
         match self.refusal(need) {
             None => Ok(()),

@@ -84,6 +84,18 @@ pub struct KvEntry {
 }
 
 impl KvEntry {
+    /// A key created at `index`, empty and unlocked.
+    fn new(index: u64) -> Self {
+        Self {
+            value: Vec::new(),
+            flags: 0,
+            create_index: index,
+            modify_index: index,
+            lock_index: 0,
+            session: None,
+        }
+    }
+
     fn json(&self, key: &str, with_value: bool) -> Value {
         let mut entry = json!({
             "LockIndex": self.lock_index,
@@ -335,8 +347,7 @@ impl Consul {
 
     /// One read of a key, as `KVS.Get` answers it.
     fn kv_read(&self, key: &str, caller: &Caller) -> Result<(u64, Option<Value>), (StatusCode, String)> {
-        caller.resolve()?;
-        // Consul looks the key up first, and checks key:read on it then.
+        // An unknown token is refused first; key:read is judged on the key.
         caller.allow(Need {
             resource: "key",
             name: Some(key),
@@ -465,12 +476,10 @@ impl Consul {
             );
         }
         let caller = Caller::of(&self.tokens, headers);
-        if let Err(refused) = caller.resolve().and_then(|()| {
-            caller.allow(Need {
-                resource: "key",
-                name: Some(key),
-                access: Access::Write,
-            })
+        if let Err(refused) = caller.allow(Need {
+            resource: "key",
+            name: Some(key),
+            access: Access::Write,
         }) {
             return refused;
         }
@@ -512,14 +521,10 @@ impl Consul {
                         Some(other) if other != session => false,
                         held => {
                             let index = self.next_index();
-                            let entry = self.kv.entry(key.to_owned()).or_insert(KvEntry {
-                                value: Vec::new(),
-                                flags: 0,
-                                create_index: index,
-                                modify_index: index,
-                                lock_index: 0,
-                                session: None,
-                            });
+                            let entry = self
+                                .kv
+                                .entry(key.to_owned())
+                                .or_insert_with(|| KvEntry::new(index));
                             if held.is_none() {
                                 entry.lock_index += 1;
                             }
@@ -560,19 +565,29 @@ impl Consul {
     /// A plain set: the lock, if any, stays.
     fn set(&mut self, key: &str, value: &[u8]) {
         let index = self.next_index();
-        let entry = self.kv.entry(key.to_owned()).or_insert(KvEntry {
-            value: Vec::new(),
-            flags: 0,
-            create_index: index,
-            modify_index: index,
-            lock_index: 0,
-            session: None,
-        });
+        let entry = self
+            .kv
+            .entry(key.to_owned())
+            .or_insert_with(|| KvEntry::new(index));
         entry.value = value.to_vec();
         entry.modify_index = index;
         self.kv_index = index;
         self.notify();
     }
+}
+
+/// A PUT whose answer is `work`'s, logged with its JSON body.
+fn logged_put(
+    shared: &Shared,
+    line: &str,
+    body: &[u8],
+    work: impl FnOnce(&mut Consul) -> (StatusCode, String),
+) -> (StatusCode, String) {
+    let mut consul = shared.lock().unwrap();
+    consul.expire();
+    let answer = work(&mut consul);
+    consul.log_request(line.to_owned(), answer.0, serde_json::from_slice(body).ok());
+    answer
 }
 
 /// `PUT /v1/session/create`.
@@ -581,12 +596,9 @@ pub async fn session_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let mut consul = shared.lock().unwrap();
-    consul.expire();
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    let answer = consul.session_create(&headers, &body);
-    consul.log_request("PUT /v1/session/create".to_owned(), answer.0, parsed);
-    answer
+    logged_put(&shared, "PUT /v1/session/create", &body, |consul| {
+        consul.session_create(&headers, &body)
+    })
 }
 
 impl Consul {
@@ -626,12 +638,10 @@ impl Consul {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| self.agent_node.clone());
         let caller = Caller::of(&self.tokens, headers);
-        if let Err(refused) = caller.resolve().and_then(|()| {
-            caller.allow(Need {
-                resource: "session",
-                name: Some(&node),
-                access: Access::Write,
-            })
+        if let Err(refused) = caller.allow(Need {
+            resource: "session",
+            name: Some(&node),
+            access: Access::Write,
         }) {
             return refused;
         }
@@ -734,20 +744,15 @@ pub async fn session_renew(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> (StatusCode, String) {
-    let mut consul = shared.lock().unwrap();
-    consul.expire();
-    let answer = (|| {
+    logged_put(&shared, &format!("PUT /v1/session/renew/{id}"), &[], |consul| {
         // Consul looks the session up before it resolves the token.
         let Some(session) = consul.sessions.get(&id).cloned() else {
             return (StatusCode::NOT_FOUND, format!("Session id '{id}' not found"));
         };
-        let caller = Caller::of(&consul.tokens, &headers);
-        if let Err(refused) = caller.resolve().and_then(|()| {
-            caller.allow(Need {
-                resource: "session",
-                name: Some(&session.node),
-                access: Access::Write,
-            })
+        if let Err(refused) = Caller::of(&consul.tokens, &headers).allow(Need {
+            resource: "session",
+            name: Some(&session.node),
+            access: Access::Write,
         }) {
             return refused;
         }
@@ -756,9 +761,7 @@ pub async fn session_renew(
             held.expires = held.ttl.map(|ttl| now + ttl * 2);
         }
         (StatusCode::OK, json!([session.json(&id)]).to_string())
-    })();
-    consul.log_request(format!("PUT /v1/session/renew/{id}"), answer.0, None);
-    answer
+    })
 }
 
 /// `PUT /v1/session/destroy/<id>`.
@@ -767,26 +770,24 @@ pub async fn session_destroy(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> (StatusCode, String) {
-    let mut consul = shared.lock().unwrap();
-    consul.expire();
-    let caller = Caller::of(&consul.tokens, &headers);
-    let answer = (|| {
-        caller.resolve()?;
-        // Destroying a session that is gone does nothing.
-        let Some(node) = consul.sessions.get(&id).map(|s| s.node.clone()) else {
-            return Ok((StatusCode::OK, "true".to_owned()));
-        };
-        caller.allow(Need {
-            resource: "session",
-            name: Some(&node),
-            access: Access::Write,
-        })?;
-        consul.invalidate(&id);
-        Ok((StatusCode::OK, "true".to_owned()))
-    })()
-    .unwrap_or_else(|refused| refused);
-    consul.log_request(format!("PUT /v1/session/destroy/{id}"), answer.0, None);
-    answer
+    logged_put(&shared, &format!("PUT /v1/session/destroy/{id}"), &[], |consul| {
+        let caller = Caller::of(&consul.tokens, &headers);
+        (|| {
+            caller.resolve()?;
+            // Destroying a session that is gone does nothing.
+            let Some(node) = consul.sessions.get(&id).map(|s| s.node.clone()) else {
+                return Ok((StatusCode::OK, "true".to_owned()));
+            };
+            caller.allow(Need {
+                resource: "session",
+                name: Some(&node),
+                access: Access::Write,
+            })?;
+            consul.invalidate(&id);
+            Ok((StatusCode::OK, "true".to_owned()))
+        })()
+        .unwrap_or_else(|refused| refused)
+    })
 }
 
 /// One KV operation of a transaction.
@@ -801,12 +802,9 @@ struct KvOp {
 
 /// `PUT /v1/txn`.
 pub async fn txn(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
-    let mut consul = shared.lock().unwrap();
-    consul.expire();
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    let answer = consul.txn(&headers, &body);
-    consul.log_request("PUT /v1/txn".to_owned(), answer.0, parsed);
-    answer
+    logged_put(&shared, "PUT /v1/txn", &body, |consul| {
+        consul.txn(&headers, &body)
+    })
 }
 
 impl Consul {
@@ -924,14 +922,7 @@ impl Consul {
                     if stale {
                         Err(format!("failed to set key {key:?}, index is stale"))
                     } else {
-                        let entry = kv.entry(key.to_owned()).or_insert(KvEntry {
-                            value: Vec::new(),
-                            flags: 0,
-                            create_index: index,
-                            modify_index: index,
-                            lock_index: 0,
-                            session: None,
-                        });
+                        let entry = kv.entry(key.to_owned()).or_insert_with(|| KvEntry::new(index));
                         entry.value = op.value.clone();
                         entry.modify_index = index;
                         Ok(Some(entry.json(key, false)))
