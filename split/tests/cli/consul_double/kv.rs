@@ -396,7 +396,17 @@ pub async fn kv_get(
         (index > 0 && consul.key_index(&key) <= index).then(|| (consul.changed.subscribe(), index, wait))
     };
     if let Some((mut changed, index, wait)) = blocking {
+        // Counted while it waits, even if the client gives up first.
+        struct Waiting(Shared);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                if let Ok(mut consul) = self.0.lock() {
+                    consul.waiting -= 1;
+                }
+            }
+        }
         shared.lock().unwrap().waiting += 1;
+        let _waiting = Waiting(shared.clone());
         let (key, watched) = (key.clone(), shared.clone());
         let _ = tokio::time::timeout(wait, async move {
             while changed.changed().await.is_ok() {
@@ -406,7 +416,6 @@ pub async fn kv_get(
             }
         })
         .await;
-        shared.lock().unwrap().waiting -= 1;
     }
     let mut consul = shared.lock().unwrap();
     consul.expire();
