@@ -121,25 +121,10 @@ impl Config {
 
     /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub fn arn(&self) -> String {
-        self.arn_of(&self.function_name)
-    }
-
-    /// The ARN a function called `name` would have here.
-    pub fn arn_of(&self, name: &str) -> String {
         format!(
-            "arn:aws:lambda:{}:{}:function:{name}",
-            self.region, self.account_id
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, self.function_name
         )
-    }
-
-    /// Whether `wanted`, as the Invoke API's path names a function, is this
-    /// one: its name, its ARN, or `<account>:function:<name>`, each with
-    /// `:$LATEST` or not (the only version here).
-    pub fn answers_to(&self, wanted: &str) -> bool {
-        let unqualified = wanted.strip_suffix(":$LATEST").unwrap_or(wanted);
-        unqualified == self.function_name
-            || unqualified == self.arn()
-            || unqualified == format!("{}:function:{}", self.account_id, self.function_name)
     }
 }
 
@@ -203,27 +188,5 @@ mod tests {
             err.to_string(),
             "EMULATOR_BOOTSTRAP: /no/such/bootstrap is not a file (expected the function's executable)"
         );
-    }
-
-    #[test]
-    fn the_function_answers_to_its_name_and_arn() {
-        let config = Config::from_env(&env(&[])).unwrap();
-        for name in [
-            "greeter-lambda",
-            "greeter-lambda:$LATEST",
-            "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda",
-            "arn:aws:lambda:us-east-1:123456789012:function:greeter-lambda:$LATEST",
-            "123456789012:function:greeter-lambda",
-        ] {
-            assert!(config.answers_to(name), "{name}");
-        }
-        for name in [
-            "greeter",
-            "greeter-lambda:1",
-            "arn:aws:lambda:eu-west-1:123456789012:function:greeter-lambda",
-            "arn:aws:lambda:us-east-1:210987654321:function:greeter-lambda",
-        ] {
-            assert!(!config.answers_to(name), "{name}");
-        }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::log::{InvocationLog, Report, Stream};
+use crate::log::{InvocationLog, Stream, Usage};
 use crate::metrics::Metrics;
 use crate::runtime_api::{self, Polled, Posted, Work};
 
@@ -26,41 +26,42 @@ use crate::runtime_api::{self, Polled, Posted, Work};
 /// of the Runtime API), apart from the function's timeout.
 const INIT_LIMIT: Duration = Duration::from_secs(10);
 
-/// How an invocation ended, as Lambda's Invoke API reports it.
+/// What Lambda's Invoke API replies for one invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Reply {
     /// The function answered: its payload.
-    Response(Bytes),
+    Payload(Bytes),
     /// A function error (`X-Amz-Function-Error: Unhandled`), with Lambda's
     /// error object as the body.
-    Error(Bytes),
+    FunctionError(Bytes),
     /// Refused for concurrency, past the reserved concurrency: Lambda's
     /// 429 `TooManyRequestsException`. The function did not run.
     Throttled,
 }
 
-impl Outcome {
+impl Reply {
     /// A function error with Lambda's `{"errorType","errorMessage"}`.
-    fn error(error_type: &str, message: &str) -> Self {
+    fn function_error(error_type: &str, message: &str) -> Self {
         let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
-        Self::Error(Bytes::from(body.to_string()))
+        Self::FunctionError(Bytes::from(body.to_string()))
     }
 }
 
-/// How the invoker waits: Invoke's `X-Amz-Invocation-Type`.
+/// How the invoker waits: Invoke's `X-Amz-Invocation-Type` (`DryRun`
+/// runs nothing, so it never reaches a [`Function`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Invocation {
+pub enum InvocationType {
     /// Synchronous: throttled past the reserved concurrency.
     RequestResponse,
     /// Asynchronous: waits for an instance, as Lambda's event queue does.
     Event,
 }
 
-/// An invocation's end: its outcome and the end of its log.
+/// An invocation's end: the reply and the end of its log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoked {
-    /// How it ended.
-    pub outcome: Outcome,
+    /// What Invoke replies.
+    pub reply: Reply,
     /// The last 4 KB of its log, the platform's lines included (empty when
     /// throttled): what `X-Amz-Log-Type: Tail` returns.
     pub log_tail: Vec<u8>,
@@ -199,9 +200,9 @@ impl Function {
         request_id: &str,
         payload: Bytes,
         trace_id: &str,
-        kind: Invocation,
+        kind: InvocationType,
     ) -> Invoked {
-        let throttles = self.config.reserved_concurrency.is_some() && kind == Invocation::RequestResponse;
+        let throttles = self.config.reserved_concurrency.is_some() && kind == InvocationType::RequestResponse;
         let permit = if throttles {
             self.permits.try_acquire().map_err(|_| ())
         } else {
@@ -211,7 +212,7 @@ impl Function {
             self.metrics.throttles.inc();
             tracing::info!(request_id, "throttled");
             return Invoked {
-                outcome: Outcome::Throttled,
+                reply: Reply::Throttled,
                 log_tail: Vec::new(),
             };
         }
@@ -219,7 +220,7 @@ impl Function {
         let invoked = self.run(request_id, payload, trace_id).await;
         self.metrics.concurrent.dec();
         self.metrics.invocations.inc();
-        if matches!(invoked.outcome, Outcome::Error(_)) {
+        if matches!(invoked.reply, Reply::FunctionError(_)) {
             self.metrics.errors.inc();
         }
         invoked
@@ -235,13 +236,13 @@ impl Function {
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start an instance");
                     log.start(request_id);
-                    let report = self.report(obtained.elapsed(), None, 0);
+                    let usage = self.usage(obtained.elapsed(), None, 0);
                     return Invoked {
-                        outcome: Outcome::error(
+                        reply: Reply::function_error(
                             "Runtime.InvalidEntrypoint",
                             &format!("RequestId: {request_id} Error: {e}"),
                         ),
-                        log_tail: log.end(request_id, &report),
+                        log_tail: log.end(request_id, &usage),
                     };
                 }
             },
@@ -263,7 +264,7 @@ impl Function {
         };
         if instance.work.send(work).is_err() {
             return Invoked {
-                outcome: Outcome::error("ServiceException", "the instance's Runtime API is gone"),
+                reply: Reply::function_error("ServiceException", "the instance's Runtime API is gone"),
                 log_tail: Vec::new(),
             };
         }
@@ -273,8 +274,8 @@ impl Function {
             log.start(request_id);
         }
         let mut init = None;
-        let mut answer: Option<(Outcome, Instant)> = None;
-        let (ended, outcome, answered) = loop {
+        let mut answer: Option<(Reply, Instant)> = None;
+        let (ended, reply, answered) = loop {
             // The function's own lines when nothing else happened: each
             // event first takes those written before it, to keep the order.
             tokio::select! {
@@ -283,16 +284,16 @@ impl Function {
                     let now = Instant::now();
                     instance.read_memory();
                     match posted {
-                        Ok(Posted::Response(body)) => answer = Some((Outcome::Response(body), now)),
-                        Ok(Posted::Error(body)) => answer = Some((Outcome::Error(body), now)),
+                        Ok(Posted::Response(body)) => answer = Some((Reply::Payload(body), now)),
+                        Ok(Posted::Error(body)) => answer = Some((Reply::FunctionError(body), now)),
                         // The instance cannot serve at all: it exits next.
                         Ok(Posted::InitError(body)) => {
                             init = Some(now - obtained);
-                            break (Ended::Gone, Outcome::Error(body), now);
+                            break (Ended::Gone, Reply::FunctionError(body), now);
                         }
                         Err(_) => {
                             let message = format!("RequestId: {request_id} Error: Runtime exited");
-                            break (Ended::Gone, Outcome::error("Runtime.ExitError", &message), now);
+                            break (Ended::Gone, Reply::function_error("Runtime.ExitError", &message), now);
                         }
                     }
                 }
@@ -307,19 +308,19 @@ impl Function {
                         instance.read_memory();
                         instance.output.drain(&mut log).await;
                         log.start(request_id);
-                    } else if let Some((outcome, at)) = answer.take() {
-                        break (Ended::Ready, outcome, at);
+                    } else if let Some((reply, at)) = answer.take() {
+                        break (Ended::Ready, reply, at);
                     }
                 }
                 status = instance.child.wait() => {
-                    let (outcome, at) = answer.take().unwrap_or_else(|| {
+                    let (reply, at) = answer.take().unwrap_or_else(|| {
                         let message = format!(
                             "RequestId: {request_id} Error: Runtime exited with error: {}",
                             exit_reason(status)
                         );
-                        (Outcome::error("Runtime.ExitError", &message), Instant::now())
+                        (Reply::function_error("Runtime.ExitError", &message), Instant::now())
                     });
-                    break (Ended::Gone, outcome, at);
+                    break (Ended::Gone, reply, at);
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
                     // As Lambda does: the instance is stopped, not trusted again;
@@ -327,7 +328,7 @@ impl Function {
                     instance.read_memory();
                     let _ = instance.child.kill().await;
                     instance.output.drain(&mut log).await;
-                    let (outcome, at) = answer.take().unwrap_or_else(|| {
+                    let (reply, at) = answer.take().unwrap_or_else(|| {
                         let (what, limit) = if handed.is_some() {
                             ("Task", self.config.timeout)
                         } else {
@@ -339,9 +340,9 @@ impl Function {
                         );
                         let message = format!("RequestId: {request_id} Error: {message}");
                         log.line(Stream::Stdout, message.as_bytes());
-                        (Outcome::error("Sandbox.Timedout", &message), Instant::now())
+                        (Reply::function_error("Sandbox.Timedout", &message), Instant::now())
                     });
-                    break (Ended::Gone, outcome, at);
+                    break (Ended::Gone, reply, at);
                 }
                 read = instance.output.next() => instance.output.take(read, &mut log),
             }
@@ -359,17 +360,17 @@ impl Function {
         }
         let duration = answered.saturating_duration_since(handed);
         self.metrics.duration.observe(duration.as_secs_f64());
-        let report = self.report(
+        let usage = self.usage(
             duration,
             cold.then(|| init.unwrap_or(answered - obtained)),
             instance.max_memory_used_mb,
         );
-        let log_tail = log.end(request_id, &report);
+        let log_tail = log.end(request_id, &usage);
         tracing::info!(
             request_id,
             instance = instance.id,
             cold,
-            function_error = matches!(outcome, Outcome::Error(_)),
+            function_error = matches!(reply, Reply::FunctionError(_)),
             duration_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
             "invoked"
         );
@@ -378,11 +379,11 @@ impl Function {
                 idle.push(instance);
             }
         }
-        Invoked { outcome, log_tail }
+        Invoked { reply, log_tail }
     }
 
-    fn report(&self, duration: Duration, init: Option<Duration>, max_memory_used_mb: u64) -> Report {
-        Report {
+    fn usage(&self, duration: Duration, init: Option<Duration>, max_memory_used_mb: u64) -> Usage {
+        Usage {
             duration,
             init,
             memory_size_mb: self.config.memory_mb,

@@ -18,7 +18,10 @@
 //! (a cold start) when every one is busy; the environment Lambda sets;
 //! function errors, init errors and crashes answered as Lambda answers
 //! them; an instance that outlives its timeout killed, and the next
-//! invocation served by a fresh one; a payload that is not JSON refused;
+//! invocation served by a fresh one; every limit of Lambda's quotas that
+//! an invocation meets (payloads in and out, for each invocation type) and
+//! every refusal of the Invoke API that applies here, with Lambda's status,
+//! error type and message ([`invoke_api`] lists them with their sources);
 //! the platform's `START`/`END`/`REPORT` log lines and `X-Amz-Log-Type:
 //! Tail`; CloudWatch's metrics for the function on `GET /metrics`; past a
 //! reserved concurrency, the throttle (429). Where it differs: past its
@@ -30,6 +33,7 @@
 //! - [`function`] holds the instances and runs one invocation.
 //! - [`runtime_api`] is the Runtime API each instance polls.
 //! - [`invoke_api`] is the Invoke API, and `GET /metrics`.
+//! - [`payload`] holds Lambda's payload limits and reads a body against one.
 //! - `log` writes an invocation's log; `metrics` counts invocations.
 
 pub mod config;
@@ -37,6 +41,7 @@ pub mod function;
 pub mod invoke_api;
 mod log;
 mod metrics;
+pub mod payload;
 pub mod runtime_api;
 
-pub use function::{Function, Invocation, Invoked, Outcome};
+pub use function::{Function, InvocationType, Invoked, Reply};

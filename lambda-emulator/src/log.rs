@@ -37,9 +37,10 @@ pub(crate) struct InvocationLog {
     kept: Vec<u8>,
 }
 
-/// What `REPORT` says of an invocation.
+/// What an invocation took, as its `REPORT` line states it: how long it
+/// ran, its init on a cold start, the memory it was given and its peak.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Report {
+pub(crate) struct Usage {
     pub duration: Duration,
     /// Set on a cold start.
     pub init: Option<Duration>,
@@ -75,25 +76,25 @@ impl InvocationLog {
     }
 
     /// `END`, then `REPORT`; returns the last [`TAIL_BYTES`] of the log.
-    pub(crate) fn end(mut self, request_id: &str, report: &Report) -> Vec<u8> {
+    pub(crate) fn end(mut self, request_id: &str, usage: &Usage) -> Vec<u8> {
         self.line(Stream::Stdout, format!("END RequestId: {request_id}").as_bytes());
-        self.line(Stream::Stdout, report_line(request_id, report).as_bytes());
+        self.line(Stream::Stdout, report_line(request_id, usage).as_bytes());
         let from = self.kept.len().saturating_sub(TAIL_BYTES);
         self.kept.split_off(from)
     }
 }
 
-fn report_line(request_id: &str, report: &Report) -> String {
+fn report_line(request_id: &str, usage: &Usage) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let init_ms = report.init.map_or(0.0, ms);
-    let billed = (ms(report.duration) + init_ms).ceil();
+    let init_ms = usage.init.map_or(0.0, ms);
+    let billed = (ms(usage.duration) + init_ms).ceil();
     let mut line = format!(
         "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed:.0} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
-        ms(report.duration),
-        report.memory_size_mb,
-        report.max_memory_used_mb,
+        ms(usage.duration),
+        usage.memory_size_mb,
+        usage.max_memory_used_mb,
     );
-    if report.init.is_some() {
+    if usage.init.is_some() {
         line.push_str(&format!("Init Duration: {init_ms:.2} ms\t"));
     }
     line
@@ -120,19 +121,19 @@ mod tests {
 
     #[test]
     fn report_is_lambdas_tab_separated_line_with_init_duration_on_a_cold_start() {
-        let mut report = Report {
+        let mut usage = Usage {
             duration: Duration::from_micros(1234),
             init: Some(Duration::from_micros(12_346)),
             memory_size_mb: 128,
             max_memory_used_mb: 20,
         };
         assert_eq!(
-            report_line("8f5c1a2e-0000-4000-8000-000000000001", &report),
+            report_line("8f5c1a2e-0000-4000-8000-000000000001", &usage),
             "REPORT RequestId: 8f5c1a2e-0000-4000-8000-000000000001\tDuration: 1.23 ms\tBilled Duration: 14 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 12.35 ms\t"
         );
-        report.init = None;
+        usage.init = None;
         assert_eq!(
-            report_line("8f5c1a2e-0000-4000-8000-000000000001", &report),
+            report_line("8f5c1a2e-0000-4000-8000-000000000001", &usage),
             "REPORT RequestId: 8f5c1a2e-0000-4000-8000-000000000001\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t"
         );
     }
@@ -148,7 +149,7 @@ mod tests {
         }
         let tail = log.end(
             "id",
-            &Report {
+            &Usage {
                 duration: Duration::ZERO,
                 init: None,
                 memory_size_mb: 128,

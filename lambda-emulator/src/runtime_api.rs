@@ -7,11 +7,18 @@
 //! instance asks for the next invocation: its first ends its init, each
 //! later one the invocation before it (as on Lambda, where an invocation
 //! lasts until the runtime is ready for the next).
+//!
+//! A response or an error larger than Lambda's limit
+//! ([`MAX_RESPONSE_BYTES`]) is refused as Lambda's Runtime API refuses it,
+//! 413 with `{"errorMessage":"Exceeded maximum allowed payload size
+//! (6291556 bytes).","errorType":"RequestEntityTooLarge"}` (as a runtime
+//! logged it: anomalyco/console#63, 2026), and the invocation ends in
+//! Lambda's function error `Function.ResponseSizeTooLarge`.
 
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,8 +52,7 @@ pub(crate) struct Work {
 #[derive(Debug)]
 pub(crate) struct Polled;
 
-/// The most a function may answer: Lambda's 6 MB response limit.
-const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+use crate::payload::{self, MAX_RESPONSE_BYTES};
 
 /// An invocation handed out: its request id and where its answer goes.
 type Handed = (String, oneshot::Sender<Posted>);
@@ -111,12 +117,48 @@ async fn next(State(api): State<Api>) -> Response {
     (headers, work.payload).into_response()
 }
 
-async fn response(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> Response {
-    answer(&api, &id, Posted::Response(body))
+async fn response(State(api): State<Api>, Path(id): Path<String>, body: Body) -> Response {
+    posted(&api, &id, body, Posted::Response).await
 }
 
-async fn error(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> Response {
-    answer(&api, &id, Posted::Error(body))
+async fn error(State(api): State<Api>, Path(id): Path<String>, body: Body) -> Response {
+    posted(&api, &id, body, Posted::Error).await
+}
+
+/// Reads what the function posts, within Lambda's limit; past it, the
+/// invocation's answer is Lambda's function error instead.
+async fn posted(api: &Api, id: &str, body: Body, posted: fn(Bytes) -> Posted) -> Response {
+    let read = match payload::read(body, MAX_RESPONSE_BYTES).await {
+        Ok(read) => read,
+        Err(e) => {
+            // The function hung up mid-post: it will exit or post again.
+            tracing::warn!(error = %e, "cannot read what the function posted");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
+    if !read.exceeds(MAX_RESPONSE_BYTES) {
+        return answer(api, id, posted(read.bytes));
+    }
+    let error = serde_json::json!({
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": format!(
+            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        ),
+    });
+    let answered = answer(api, id, Posted::Error(Bytes::from(error.to_string())));
+    if answered.status() != StatusCode::ACCEPTED {
+        return answered;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [("content-type", "application/json")],
+        serde_json::json!({
+            "errorMessage": format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+            "errorType": "RequestEntityTooLarge",
+        })
+        .to_string(),
+    )
+        .into_response()
 }
 
 /// The init error goes to the invocation that started the instance: the

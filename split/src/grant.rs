@@ -12,6 +12,15 @@
 //! where `split migrate --target consul` runs and is tested against the
 //! same Consul double. Both writes are compare-then-write: a second run
 //! reads what it wrote and writes nothing.
+//!
+//! Consul answers 403 for three different things, and each is named for
+//! what it is ([`migration::consul::refusal`]): a token it does not know
+//! (`ACL not found`), a token without `acl = "write"` (`Permission denied:
+//! token with AccessorID '...' lacks permission 'acl:write'`), and, on a
+//! read of a policy by name, a policy that is not there: that one is also
+//! `ACL not found` (consul #9933), so before reading it as "absent" the
+//! run asks Consul who the token is (`GET /v1/acl/token/self`), and an
+//! unknown token is named as such rather than mistaken for a first run.
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +28,7 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use migration::consul::refusal::Refusal;
 use migration::consul::{self, Consul, ConsulError, Settings};
 
 use crate::output::Output;
@@ -131,15 +141,24 @@ pub enum GrantError {
     /// Consul unreachable, a timeout, TLS, an odd answer.
     #[error(transparent)]
     Consul(#[from] ConsulError),
-    /// 403: the token may not manage ACLs.
+    /// 403 `Permission denied`: a token Consul knows lacks a rule (or no
+    /// token was sent).
     #[error(
-        "Consul refused {request} with 403 ({detail}): CONSUL_HTTP_TOKEN must hold acl:write, such as the dev server's bootstrap token (terraform -chdir=terraform output -raw consul_http_token)"
+        "Consul refused {request}: {detail}. split grant needs a token with acl = \"write\", such as the dev server's bootstrap token (terraform -chdir=terraform output -raw consul_http_token)"
     )]
     Forbidden {
         /// The request refused.
         request: String,
-        /// Consul's words.
+        /// What is missing, in Consul's words and as a policy line.
         detail: String,
+    },
+    /// 403 `ACL not found`, and Consul does not know the token either.
+    #[error(
+        "Consul refused {request}: it knows no such token (\"ACL not found\", and so does GET /v1/acl/token/self): the token in CONSUL_HTTP_TOKEN was deleted, has expired, or belongs to another cluster; use one with acl = \"write\", such as the dev server's bootstrap token (terraform -chdir=terraform output -raw consul_http_token)"
+    )]
+    UnknownToken {
+        /// The request refused.
+        request: String,
     },
     /// The role is not there (yet).
     #[error(
@@ -182,7 +201,17 @@ pub async fn grant(
         "Rules": policy.text,
     });
     // Both reads first: a missing role stops the run before any write.
-    let current = read(consul, &format!("/v1/acl/policy/name/{}", policy.name)).await?;
+    let current = match read(consul, &format!("/v1/acl/policy/name/{}", policy.name)).await {
+        Err(GrantError::Consul(ConsulError::Status { status, detail, .. }))
+            if status == StatusCode::UNAUTHORIZED && detail.contains("ACL support disabled") =>
+        {
+            applied.lines.push(
+                "Consul's ACLs are off (it answered 401 \"ACL support disabled\"): the gateway needs no grant".to_owned(),
+            );
+            return Ok(applied);
+        }
+        other => other?,
+    };
     let held_role = read(consul, &format!("/v1/acl/role/name/{role}"))
         .await?
         .ok_or_else(|| GrantError::NoRole {
@@ -286,7 +315,8 @@ pub async fn command(policy_file: &Path, role: &str, dry_run: bool) -> Output {
     }
 }
 
-/// An object Consul holds, or `None` on 404.
+/// An object Consul holds, or `None` when it holds none: a 404, or a 403
+/// `ACL not found` for a token Consul knows (consul #9933).
 async fn read(consul: &Consul, path: &str) -> Result<Option<Value>, GrantError> {
     let request = format!("GET {path}");
     let (status, body) = consul.call(Method::GET, path, None).await?;
@@ -295,7 +325,30 @@ async fn read(consul: &Consul, path: &str) -> Result<Option<Value>, GrantError> 
             .map(Some)
             .map_err(|e| bad_answer(&request, e.to_string())),
         StatusCode::NOT_FOUND => Ok(None),
+        StatusCode::FORBIDDEN if is_not_found(&body) => {
+            // The object, or the token? Ask who the token is.
+            if token_is_known(consul).await? {
+                Ok(None)
+            } else {
+                Err(GrantError::UnknownToken { request })
+            }
+        }
         other => Err(refused(other, request, &body)),
+    }
+}
+
+fn is_not_found(body: &[u8]) -> bool {
+    Refusal::parse(&String::from_utf8_lossy(body)) == Refusal::UnknownToken
+}
+
+/// Whether Consul knows the token (any token may read itself).
+async fn token_is_known(consul: &Consul) -> Result<bool, GrantError> {
+    let path = "/v1/acl/token/self";
+    let (status, body) = consul.call(Method::GET, path, None).await?;
+    match status {
+        StatusCode::OK => Ok(true),
+        StatusCode::FORBIDDEN if is_not_found(&body) => Ok(false),
+        other => Err(refused(other, format!("GET {path}"), &body)),
     }
 }
 
@@ -315,16 +368,20 @@ fn describe(consul: &Consul, path: &str, body: &Value) -> String {
 }
 
 fn refused(status: StatusCode, request: String, body: &[u8]) -> GrantError {
-    let detail = consul::refusal_detail(body);
     if status == StatusCode::FORBIDDEN {
-        GrantError::Forbidden { request, detail }
-    } else {
-        GrantError::Consul(ConsulError::Status {
-            status,
-            request,
-            detail,
-        })
+        return match Refusal::parse(&String::from_utf8_lossy(body)) {
+            Refusal::UnknownToken => GrantError::UnknownToken { request },
+            refusal => GrantError::Forbidden {
+                request,
+                detail: refusal.explain(),
+            },
+        };
     }
+    GrantError::Consul(ConsulError::Status {
+        status,
+        request,
+        detail: consul::refusal_detail(body),
+    })
 }
 
 fn bad_answer(request: &str, detail: String) -> GrantError {

@@ -10,7 +10,7 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use crate::helpers::*;
-use crate::runtime_api::{FakeRuntimeApi, Outcome};
+use crate::runtime_api::{FakeRuntimeApi, Posted};
 
 const BIN: &str = env!("CARGO_BIN_EXE_greeter-lambda");
 
@@ -65,9 +65,9 @@ fn count(logged: &[Value], message: &str) -> usize {
     logged.iter().filter(|e| e["message"] == message).count()
 }
 
-fn response_json(outcome: &Outcome) -> Value {
-    match outcome {
-        Outcome::Response { body, .. } => serde_json::from_str(body).expect("a JSON response"),
+fn response_json(posted: &Posted) -> Value {
+    match posted {
+        Posted::Response { body, .. } => serde_json::from_str(body).expect("a JSON response"),
         other => panic!("not a response: {other:?}"),
     }
 }
@@ -94,7 +94,7 @@ async fn under_a_runtime_api_every_shape_is_answered_and_logged_once() {
     let unreadable = api
         .invoke(br#"{"raw_path":"/","method":"GET","body":"%","is_base64_encoded":true}"#)
         .await;
-    let Outcome::Error { id, body } = unreadable else {
+    let Posted::Error { id, body } = unreadable else {
         panic!("not a function error: {unreadable:?}");
     };
     assert_eq!(id, "request-7");
@@ -166,9 +166,9 @@ async fn under_a_runtime_api_an_upstream_failure_is_a_function_error_naming_it()
     vars.push(("NAME_URL", refused_url().await));
     let (_child, mut lines) = start(&vars);
 
-    let outcome = api.invoke(b"").await;
-    let Outcome::Error { body, .. } = outcome else {
-        panic!("not a function error: {outcome:?}");
+    let posted = api.invoke(b"").await;
+    let Posted::Error { body, .. } = posted else {
+        panic!("not a function error: {posted:?}");
     };
     assert_eq!(
         serde_json::from_str::<Value>(&body).expect("error JSON"),
@@ -196,9 +196,9 @@ async fn under_a_runtime_api_a_missing_url_is_an_init_error_naming_it_then_exit_
         .spawn()
         .expect("greeter-lambda starts");
 
-    let outcome = api.outcome().await;
-    let Outcome::InitError { body } = outcome else {
-        panic!("not an init error: {outcome:?}");
+    let posted = api.posted().await;
+    let Posted::InitError { body } = posted else {
+        panic!("not an init error: {posted:?}");
     };
     let error: Value = serde_json::from_str(&body).expect("error JSON");
     assert_eq!(error["errorType"], "Runtime.InitError");
@@ -227,9 +227,9 @@ async fn under_a_runtime_api_url_with_a_base_path_the_init_error_reaches_it() {
     vars.push(("GREETING_URL", "http://localhost:3002".into()));
     let (_child, _lines) = start(&vars);
 
-    let outcome = api.outcome().await;
-    let Outcome::InitError { body } = outcome else {
-        panic!("not an init error: {outcome:?}");
+    let posted = api.posted().await;
+    let Posted::InitError { body } = posted else {
+        panic!("not an init error: {posted:?}");
     };
     assert!(body.contains("NAME_URL: is not set"), "{body}");
 }

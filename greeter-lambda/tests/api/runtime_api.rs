@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use tokio::sync::{Mutex, mpsc};
 
-/// What the function sent back.
+/// What the function posted back (the emulator's `runtime_api::Posted`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Posted {
     /// `POST .../invocation/{id}/response`.
     Response { id: String, body: String },
     /// `POST .../invocation/{id}/error`.
@@ -31,7 +31,7 @@ pub const BASE_PATH: &str = "/.rt";
 #[derive(Clone)]
 struct Api {
     payloads: Arc<Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>,
-    outcomes: mpsc::UnboundedSender<Outcome>,
+    posted: mpsc::UnboundedSender<Posted>,
     next_id: Arc<AtomicU64>,
 }
 
@@ -39,16 +39,16 @@ pub struct FakeRuntimeApi {
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub addr: String,
     payloads: mpsc::UnboundedSender<Vec<u8>>,
-    outcomes: mpsc::UnboundedReceiver<Outcome>,
+    posted: mpsc::UnboundedReceiver<Posted>,
 }
 
 impl FakeRuntimeApi {
     pub async fn start() -> Self {
         let (payloads_tx, payloads_rx) = mpsc::unbounded_channel();
-        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
+        let (posted_tx, posted_rx) = mpsc::unbounded_channel();
         let api = Api {
             payloads: Arc::new(Mutex::new(payloads_rx)),
-            outcomes: outcomes_tx,
+            posted: posted_tx,
             next_id: Arc::new(AtomicU64::new(1)),
         };
         let routes = Router::new()
@@ -64,19 +64,19 @@ impl FakeRuntimeApi {
         Self {
             addr,
             payloads: payloads_tx,
-            outcomes: outcomes_rx,
+            posted: posted_rx,
         }
     }
 
     /// Queues `payload` for the next poll and waits for what comes back.
-    pub async fn invoke(&mut self, payload: &[u8]) -> Outcome {
+    pub async fn invoke(&mut self, payload: &[u8]) -> Posted {
         self.payloads.send(payload.to_vec()).expect("the API is running");
-        self.outcome().await
+        self.posted().await
     }
 
-    /// Waits, at most 10 s, for the next thing the function sends.
-    pub async fn outcome(&mut self) -> Outcome {
-        tokio::time::timeout(Duration::from_secs(10), self.outcomes.recv())
+    /// Waits, at most 10 s, for the next thing the function posts.
+    pub async fn posted(&mut self) -> Posted {
+        tokio::time::timeout(Duration::from_secs(10), self.posted.recv())
             .await
             .expect("the function answered within 10 s")
             .expect("the API is running")
@@ -114,18 +114,18 @@ async fn next(State(api): State<Api>) -> (HeaderMap, Vec<u8>) {
 
 async fn response(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     let body = String::from_utf8_lossy(&body).into_owned();
-    let _ = api.outcomes.send(Outcome::Response { id, body });
+    let _ = api.posted.send(Posted::Response { id, body });
     StatusCode::ACCEPTED
 }
 
 async fn error(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     let body = String::from_utf8_lossy(&body).into_owned();
-    let _ = api.outcomes.send(Outcome::Error { id, body });
+    let _ = api.posted.send(Posted::Error { id, body });
     StatusCode::ACCEPTED
 }
 
 async fn init_error(State(api): State<Api>, body: Bytes) -> StatusCode {
     let body = String::from_utf8_lossy(&body).into_owned();
-    let _ = api.outcomes.send(Outcome::InitError { body });
+    let _ = api.posted.send(Posted::InitError { body });
     StatusCode::ACCEPTED
 }

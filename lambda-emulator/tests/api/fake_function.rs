@@ -7,6 +7,7 @@
 //!   as it came, the environment and headers it got, and its pid;
 //! - `error`: posts a function error;
 //! - `sleep:<ms>`: answers its pid after that long;
+//! - `answer:<n>`: answers exactly `n` bytes, a JSON string of `x`s;
 //! - `log`: writes `to stdout` and `to stderr`, answers `"logged"`, then
 //!   writes `after the answer` (as greeter-lambda logs after answering);
 //! - `hang`: writes `hanging pid=<pid>` and never answers;
@@ -88,6 +89,18 @@ async fn serve() {
                 println!("hanging pid={}", std::process::id());
                 std::future::pending::<()>().await;
                 unreachable!()
+            }
+            sized if sized.starts_with("answer:") => {
+                let bytes: usize = sized["answer:".len()..].parse().unwrap();
+                let body = format!("\"{}\"", "x".repeat(bytes - 2));
+                // A refusal (413) is the emulator's answer, not a failure here.
+                let _ = client
+                    .post(format!("{api}/invocation/{id}/response"))
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                continue;
             }
             sleep if sleep.starts_with("sleep:") => {
                 let ms = sleep["sleep:".len()..].parse().unwrap();

@@ -71,10 +71,22 @@ impl Emulator {
 
     /// POSTs `payload` as it is to the Invoke API for `function`.
     pub async fn post(&self, function: &str, payload: &str, headers: &[(&str, &str)]) -> Invoked {
+        self.post_query(function, "", payload, headers).await
+    }
+
+    /// POSTs `payload` to the Invoke API for `function` with `query`
+    /// (`Qualifier=...`, or empty).
+    pub async fn post_query(
+        &self,
+        function: &str,
+        query: &str,
+        payload: &str,
+        headers: &[(&str, &str)],
+    ) -> Invoked {
         let mut request = self
             .client
             .post(format!(
-                "{}/2015-03-31/functions/{function}/invocations",
+                "{}/2015-03-31/functions/{function}/invocations?{query}",
                 self.url
             ))
             .body(payload.to_owned());

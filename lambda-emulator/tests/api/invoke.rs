@@ -73,10 +73,17 @@ async fn the_function_is_found_by_name_or_arn_and_anything_else_is_404() {
         assert_eq!(invoked.status, 200, "{name}: {invoked:?}");
     }
     let missing = emulator.invoke_as("greeter", "echo", &[]).await;
-    assert_eq!(missing.status, 404);
+    assert_eq!(
+        (missing.status, missing.error_type.as_deref()),
+        (404, Some("ResourceNotFoundException"))
+    );
     assert_eq!(
         missing.json(),
-        json!({"Type": "User", "message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:greeter"})
+        json!({"Type": "User", "Message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:greeter:$LATEST"})
+    );
+    assert!(
+        missing.request_id.is_some(),
+        "a refusal carries its request id too"
     );
 }
 
@@ -121,7 +128,7 @@ async fn a_payload_that_is_not_json_is_400_and_an_empty_one_is_taken() {
 }
 
 #[tokio::test]
-async fn event_is_202_dry_run_is_204_and_another_type_is_400() {
+async fn event_is_202_dry_run_is_204_and_another_type_is_a_validation_error() {
     let emulator = Emulator::start(config()).await;
     let event = emulator
         .invoke_as(ARN, "echo", &[("x-amz-invocation-type", "Event")])
@@ -134,13 +141,13 @@ async fn event_is_202_dry_run_is_204_and_another_type_is_400() {
     let other = emulator
         .invoke_as(ARN, "echo", &[("x-amz-invocation-type", "Later")])
         .await;
-    assert_eq!(other.status, 400);
-    assert!(
-        other
-            .body
-            .contains(r#"\"Later\" is not RequestResponse, Event or DryRun"#),
-        "{}",
-        other.body
+    assert_eq!(
+        (other.status, other.error_type.as_deref()),
+        (400, Some("ValidationException"))
+    );
+    assert_eq!(
+        other.json(),
+        json!({"message": "1 validation error detected: Value 'Later' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"})
     );
     // The event ran in the background, on an instance of its own.
     emulator.wait_for_metric("lambda_invocations_total", 1.0).await;

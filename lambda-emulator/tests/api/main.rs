@@ -8,4 +8,5 @@ mod envoy_config;
 mod fake_function;
 mod helpers;
 mod invoke;
+mod limits;
 mod platform;

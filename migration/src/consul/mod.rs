@@ -1,8 +1,11 @@
-//! Consul's HTTP API, as much of it as `split migrate` needs: the greeter
+//! Consul's HTTP API, as much of it as the migration needs: the greeter
 //! `service-splitter` read (`GET /v1/config/service-splitter/greeter`) and
 //! written with check-and-set (`PUT /v1/config?cas=<ModifyIndex>`, answered
 //! `true` or `false`), so a change someone else made meanwhile is refused,
-//! never overwritten. No consul binary is needed.
+//! never overwritten ([`splitter`]); the KV store, sessions and
+//! transactions the controller keeps its state and its lead with
+//! ([`kv`]); and what a 403 means ([`refusal`]). No consul binary is
+//! needed.
 //!
 //! Settings are read as the consul CLI reads them: `CONSUL_HTTP_ADDR`
 //! (`host:port` or a URL; default `127.0.0.1:8500`), `CONSUL_HTTP_SSL`,
@@ -40,6 +43,8 @@ use tokio::net::TcpStream;
 
 use crate::mesh::SPLIT_SERVICE;
 
+pub mod kv;
+pub mod refusal;
 mod splitter;
 pub use splitter::{SPLITTER_PATH, Splitter, hcl, lambda_share, splitter_body};
 
@@ -143,6 +148,31 @@ impl Settings {
     }
 }
 
+/// A duration from a key/value source (`15s`, `500ms`, `1m`): `default`
+/// when unset, and within `min..=max`, or an error naming the variable.
+pub fn duration_setting(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, SettingsError> {
+    let Some(raw) = lookup(variable).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    let bad = |problem: String| SettingsError { variable, problem };
+    let value = humantime::parse_duration(raw.trim())
+        .map_err(|e| bad(format!("{raw:?} is not a duration such as 15s ({e})")))?;
+    if value < min || value > max {
+        return Err(bad(format!(
+            "{raw:?} is outside {} to {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        )));
+    }
+    Ok(value)
+}
+
 /// Why a call to Consul failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsulError {
@@ -182,6 +212,17 @@ pub enum ConsulError {
         request: String,
         /// Consul's own words.
         detail: String,
+    },
+    /// A value over Consul's 512 KiB, refused before it was sent.
+    #[error(
+        "the value for {key} is {bytes} bytes, over Consul's limit of {} (kv_max_value_size): nothing was sent",
+        kv::MAX_VALUE_BYTES
+    )]
+    TooLarge {
+        /// The key.
+        key: String,
+        /// The value's size.
+        bytes: usize,
     },
     /// An answer that is not what the API documents.
     #[error("Consul's answer to {request} is not what its API documents: {detail}")]
@@ -251,14 +292,32 @@ impl Consul {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Bytes), ConsulError> {
+        let answer = self.request(method, path, body, self.timeout).await?;
+        Ok((answer.status, answer.body))
+    }
+
+    /// One request, answered within `timeout` (a blocking read waits
+    /// longer than the client's usual timeout), with Consul's index.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Answer, ConsulError> {
         let address = self.settings.address.to_string();
-        match tokio::time::timeout(self.timeout, self.call_untimed(method, path, body)).await {
+        match tokio::time::timeout(timeout, self.call_untimed(method, path, body)).await {
             Ok(result) => result,
             Err(_) => Err(ConsulError::Timeout {
                 address,
-                after: self.timeout,
+                after: timeout,
             }),
         }
+    }
+
+    /// The timeout of one ordinary call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     async fn call_untimed(
@@ -266,7 +325,7 @@ impl Consul {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Bytes), ConsulError> {
+    ) -> Result<Answer, ConsulError> {
         let address = &self.settings.address;
         let unreachable = |cause: String| ConsulError::Unreachable {
             address: address.to_string(),
@@ -311,7 +370,18 @@ impl Consul {
     }
 }
 
-async fn send<S>(io: S, request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), String>
+/// What Consul answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// `X-Consul-Index`, on the reads that carry it.
+    pub index: Option<u64>,
+    /// The body.
+    pub body: Bytes,
+}
+
+async fn send<S>(io: S, request: Request<Full<Bytes>>) -> Result<Answer, String>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -322,12 +392,17 @@ where
     let result = async {
         let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
         let status = response.status();
+        let index = response
+            .headers()
+            .get("X-Consul-Index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
             .map_err(|e| e.to_string())?
             .to_bytes();
-        Ok((status, body))
+        Ok(Answer { status, index, body })
     }
     .await;
     connection.abort();

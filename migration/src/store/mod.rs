@@ -28,6 +28,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod consul;
+pub mod file;
 pub mod memory;
 
 /// A stored value and the version it was read at.

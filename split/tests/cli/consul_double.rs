@@ -10,11 +10,17 @@
 //! certificate in `tests/fixtures`.
 //!
 //! The ACL endpoints `split grant` uses, as `agent/acl_endpoint.go`
-//! serves them: `GET /v1/acl/policy/name/<name>` and
-//! `GET /v1/acl/role/name/<name>` (404 when there is none), `PUT
-//! /v1/acl/policy` (create; a name taken is a 400), `PUT
-//! /v1/acl/policy/<id>` and `PUT /v1/acl/role/<id>` (update; the role's
-//! policy links resolved by ID or name, an unknown one a 400).
+//! serves them: `GET /v1/acl/policy/name/<name>` (a policy that is not
+//! there is a 403 `ACL not found`, as for an unknown token: consul #9933),
+//! `GET /v1/acl/role/name/<name>` (404 with no body when there is none),
+//! `GET /v1/acl/token/self`, `PUT /v1/acl/policy` (create; a name taken is
+//! a 400), `PUT /v1/acl/policy/<id>` and `PUT /v1/acl/role/<id>` (update;
+//! the role's policy links resolved by ID or name, an unknown one a 400).
+//!
+//! Every endpoint judges the request's token by its rules, as Consul does
+//! with `default_policy = "deny"` ([`acl`]): [`TOKEN`] may do anything,
+//! [`CONTROLLER_TOKEN`] holds exactly the controller's policy, and tests
+//! add tokens lacking a rule. KV, sessions and transactions are in [`kv`].
 //!
 //! Next to it, a fake ingress that answers as the split the double holds
 //! says: `From ingress: From lambda: ...` for the Lambda's exact share of
@@ -33,8 +39,23 @@ use service_core::upstream::UpstreamError;
 
 use crate::double;
 
-/// The token the double accepts.
+pub mod acl;
+pub mod kv;
+
+use acl::{Access, Caller, Need, Token};
+
+/// A management token: allowed everything.
 pub const TOKEN: &str = "8f2b6c1e-5d8a-4f5e-9b47-3c1d2e7a9f60";
+/// The management token's AccessorID.
+pub const TOKEN_ACCESSOR: &str = "0c7f5a9e-1b2d-4c3e-8f6a-management01";
+/// A token with exactly the controller's policy (`key_prefix
+/// "greeter-mesh/"` write, `session "consul-server"` write, `service
+/// "greeter"` write, `service "greeter-lambda"` read).
+pub const CONTROLLER_TOKEN: &str = "2d9e4f1a-7c3b-4e8d-a5f6-0b1c2d3e4f5a";
+/// Its AccessorID, as Consul's refusals name it.
+pub const CONTROLLER_ACCESSOR: &str = "6a1b2c3d-4e5f-4a6b-8c7d-controller01";
+/// The node the double's server runs on, with its `serfHealth` check.
+pub const NODE: &str = "consul-server";
 
 /// One request the double got.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +84,32 @@ pub struct Consul {
     /// Right after the n-th write Consul takes (from 1), someone else
     /// writes the Lambda at 30 %.
     pub change_after_write: Option<usize>,
+    /// Tokens by SecretID.
+    pub tokens: std::collections::BTreeMap<String, Token>,
+    /// The KV store.
+    pub kv: std::collections::BTreeMap<String, kv::KvEntry>,
+    /// The KV table's index: a missing key's `X-Consul-Index`.
+    pub kv_index: u64,
+    /// Sessions by ID.
+    pub sessions: std::collections::BTreeMap<String, kv::Session>,
+    /// Registered nodes and their checks `(CheckID, status)`.
+    pub nodes: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    /// The node a session binds to when the create names none.
+    pub agent_node: String,
+    /// Keys closed by a lock-delay, until when.
+    pub lock_delays: std::collections::BTreeMap<String, std::time::Duration>,
+    /// The double's time.
+    pub clock: kv::Clock,
+    /// Consul's `session_ttl_min`.
+    pub session_ttl_min: std::time::Duration,
+    /// Sessions created so far (their IDs are numbered).
+    pub next_session: u64,
+    /// Wakes blocking reads when anything is written.
+    pub changed: tokio::sync::watch::Sender<u64>,
+    /// ACLs off: the ACL endpoints answer 401 `ACL support disabled`.
+    pub acls_disabled: bool,
+    /// Blocking reads waiting now.
+    pub waiting: usize,
 }
 
 /// The ACL objects the double holds, as Consul answers them.
@@ -87,8 +134,29 @@ impl Consul {
     pub fn holding(lambda: Option<f64>) -> Shared {
         let mut consul = Self {
             index: 40,
+            kv_index: 1,
+            agent_node: NODE.to_owned(),
+            session_ttl_min: std::time::Duration::from_secs(10),
             ..Self::default()
         };
+        consul.tokens.insert(
+            TOKEN.to_owned(),
+            Token {
+                accessor: TOKEN_ACCESSOR.to_owned(),
+                rules: None,
+            },
+        );
+        consul.tokens.insert(
+            CONTROLLER_TOKEN.to_owned(),
+            Token {
+                accessor: CONTROLLER_ACCESSOR.to_owned(),
+                rules: Some(acl::controller_rules(NODE)),
+            },
+        );
+        consul.nodes.insert(
+            NODE.to_owned(),
+            vec![("serfHealth".to_owned(), "passing".to_owned())],
+        );
         if let Some(lambda) = lambda {
             consul.store(splitter(lambda, &json!({ "owner": "platform" })));
         }
@@ -118,7 +186,7 @@ impl Consul {
         let taken = self
             .log
             .iter()
-            .filter(|l| l.request.starts_with("PUT") && l.status == 200)
+            .filter(|l| l.request.starts_with("PUT /v1/config") && l.status == 200)
             .count()
             + 1;
         if self.change_after_write == Some(taken) {
@@ -139,11 +207,11 @@ impl Consul {
         })
     }
 
-    /// The bodies of every PUT that Consul took.
+    /// The bodies of every config entry write that Consul took.
     pub fn writes(&self) -> Vec<(String, Value)> {
         self.log
             .iter()
-            .filter(|l| l.request.starts_with("PUT") && l.status == 200)
+            .filter(|l| l.request.starts_with("PUT /v1/config") && l.status == 200)
             .map(|l| (l.request.clone(), l.body.clone().unwrap()))
             .collect()
     }
@@ -162,25 +230,51 @@ pub fn splitter(lambda: f64, meta: &Value) -> Value {
     })
 }
 
-fn authorised(consul: &mut Consul, request: &str, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
-    match headers.get("x-consul-token").map(|t| t.to_str().unwrap_or("")) {
-        Some(TOKEN) => Ok(()),
-        // Consul's words for an unknown token, and for the anonymous one.
-        Some(_) => Err((StatusCode::FORBIDDEN, "ACL not found".into())),
-        None => {
-            consul.problems.push(format!("{request} without X-Consul-Token"));
-            Err((
-                StatusCode::FORBIDDEN,
-                "Permission denied: anonymous token lacks permission 'service:write' on \"greeter\"".into(),
-            ))
-        }
+/// Whether the request's token may do `need`, in Consul's words if not; a
+/// request with no token at all is a problem besides.
+fn authorised(
+    consul: &mut Consul,
+    request: &str,
+    headers: &HeaderMap,
+    need: Need<'_>,
+) -> Result<(), (StatusCode, String)> {
+    let caller = Caller::of(&consul.tokens, headers);
+    if matches!(caller, Caller::Anonymous) {
+        consul.problems.push(format!("{request} without X-Consul-Token"));
+    }
+    caller.allow(need)
+}
+
+/// What reading or writing the greeter splitter needs.
+fn splitter_need(access: Access) -> Need<'static> {
+    Need {
+        resource: "service",
+        name: Some("greeter"),
+        access,
+    }
+}
+
+/// Consul's answer on an ACL endpoint when ACLs are off.
+pub fn acls_enabled(consul: &Consul) -> Result<(), (StatusCode, String)> {
+    if consul.acls_disabled {
+        return Err((StatusCode::UNAUTHORIZED, "ACL support disabled".to_owned()));
+    }
+    Ok(())
+}
+
+/// What managing ACLs needs.
+fn acl_need(access: Access) -> Need<'static> {
+    Need {
+        resource: "acl",
+        name: None,
+        access,
     }
 }
 
 async fn read(State(shared): State<Shared>, headers: HeaderMap) -> (StatusCode, String) {
     let mut consul = shared.lock().unwrap();
     let request = "GET /v1/config/service-splitter/greeter".to_owned();
-    let answer = match authorised(&mut consul, &request, &headers) {
+    let answer = match authorised(&mut consul, &request, &headers, splitter_need(Access::Read)) {
         Err(refused) => refused,
         Ok(()) => match &consul.entry {
             Some(entry) => (StatusCode::OK, entry.to_string()),
@@ -209,7 +303,13 @@ async fn write(
     let request = format!("PUT /v1/config?{}", query_text.join("&"));
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let answer = (|| {
-        authorised(&mut consul, &request, &headers)?;
+        authorised(&mut consul, &request, &headers, splitter_need(Access::Write))?;
+        // Redirecting greeter's calls needs read on where they go.
+        Caller::of(&consul.tokens, &headers).allow(Need {
+            resource: "service",
+            name: Some("greeter-lambda"),
+            access: Access::Read,
+        })?;
         let bad = |why: String| (StatusCode::BAD_REQUEST, format!("Request decoding failed: {why}"));
         let Some(entry) = parsed.clone() else {
             return Err(bad("the body is not JSON".into()));
@@ -319,16 +419,24 @@ async fn acl_read(
 ) -> (StatusCode, String) {
     let mut consul = shared.lock().unwrap();
     let request = format!("GET /v1/acl/{kind}/name/{name}");
-    let answer = authorised(&mut consul, &request, &headers).and_then(|()| {
-        let objects = match kind.as_str() {
-            "policy" => &consul.acl.policies,
-            "role" => &consul.acl.roles,
-            _ => return Err((StatusCode::NOT_FOUND, "no such endpoint".into())),
-        };
-        by_name(objects, &name)
-            .map(|o| (StatusCode::OK, o.to_string()))
-            .ok_or((StatusCode::NOT_FOUND, "ACL not found".into()))
-    });
+    let answer = acls_enabled(&consul)
+        .and_then(|()| authorised(&mut consul, &request, &headers, acl_need(Access::Read)))
+        .and_then(|()| {
+            let (objects, missing) = match kind.as_str() {
+                // Consul answers a policy that is not there as it answers an
+                // unknown token (consul #9933), and a missing role with a
+                // plain 404 (agent/acl_endpoint.go).
+                "policy" => (
+                    &consul.acl.policies,
+                    (StatusCode::FORBIDDEN, "ACL not found".to_owned()),
+                ),
+                "role" => (&consul.acl.roles, (StatusCode::NOT_FOUND, String::new())),
+                _ => return Err((StatusCode::NOT_FOUND, "no such endpoint".into())),
+            };
+            by_name(objects, &name)
+                .map(|o| (StatusCode::OK, o.to_string()))
+                .ok_or(missing)
+        });
     let answer = answer.unwrap_or_else(|refused| refused);
     consul.log.push(Logged {
         request,
@@ -349,7 +457,8 @@ async fn acl_write(State(shared): State<Shared>, request: axum::extract::Request
     let line = format!("PUT {path}");
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let answer = (|| {
-        authorised(&mut consul, &line, &headers)?;
+        acls_enabled(&consul)?;
+        authorised(&mut consul, &line, &headers, acl_need(Access::Write))?;
         let bad = |why: String| (StatusCode::BAD_REQUEST, why);
         let Some(Value::Object(mut object)) = parsed.clone() else {
             return Err(bad("Request decode failed: not a JSON object".into()));
@@ -465,9 +574,27 @@ pub fn app(shared: Shared) -> Router {
         .route("/v1/config/service-splitter/greeter", get(read))
         .route("/v1/config", put(write))
         .route("/v1/acl/{kind}/name/{name}", get(acl_read))
+        .route("/v1/acl/token/self", get(kv::token_self))
         .route("/v1/acl/policy", put(acl_write))
-        .route("/v1/acl/{kind}/{id}", put(acl_write));
+        .route("/v1/acl/{kind}/{id}", put(acl_write))
+        .route("/v1/kv/{*key}", get(kv::kv_get).put(kv::kv_put))
+        .route("/v1/session/create", put(kv::session_create))
+        .route("/v1/session/renew/{id}", put(kv::session_renew))
+        .route("/v1/session/destroy/{id}", put(kv::session_destroy))
+        .route("/v1/txn", put(kv::txn));
     double::note_unexpected(routes, "no such endpoint").with_state(shared)
+}
+
+/// A client of the double at `addr` with `token`, as the consul CLI's
+/// settings would make it.
+pub fn client(addr: &str, token: Option<&str>) -> migration::consul::Consul {
+    let settings = migration::consul::Settings::from_lookup(|k| match k {
+        "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
+        "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
+        _ => None,
+    })
+    .unwrap();
+    migration::consul::Consul::new(settings, std::time::Duration::from_secs(5)).unwrap()
 }
 
 /// Serves the double over http on a free loopback port: `127.0.0.1:port`.

@@ -1,16 +1,17 @@
 //! `split grant` against the Consul double: the exact requests (the
 //! policy created by name, the role read by name and updated with the
-//! link, the token on each), a second run that writes nothing, and the
-//! binary's exit codes over http and https.
+//! link, the token on each), a second run that writes nothing, each 403
+//! named for what it is (an unknown token, a rule the token lacks, no
+//! token; a policy that is not there, which Consul also answers `ACL not
+//! found`), and the binary's exit codes over http and https.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use migration::consul::{Consul, Settings};
 use serde_json::{Value, json};
 use split::grant::{self, GATEWAY_ROLE, GrantError, PolicyFile};
 
-use crate::consul_double::{self, TOKEN};
+use crate::consul_double::acl::{Access, Rule};
+use crate::consul_double::{self, CONTROLLER_TOKEN, TOKEN, client};
 use crate::migrate::split;
 
 const ROLE_ID: &str = "3c5d9b8e-role-0000-0000-terminating00";
@@ -25,16 +26,6 @@ fn repository_policy_path() -> PathBuf {
 fn repository_policy() -> PolicyFile {
     let path = repository_policy_path();
     PolicyFile::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn client(addr: &str, token: Option<&str>) -> Consul {
-    let settings = Settings::from_lookup(|k| match k {
-        "CONSUL_HTTP_ADDR" => Some(addr.to_owned()),
-        "CONSUL_HTTP_TOKEN" => token.map(str::to_owned),
-        _ => None,
-    })
-    .unwrap();
-    Consul::new(settings, Duration::from_secs(5)).unwrap()
 }
 
 /// A double holding the controller's role with `policies`, served on http.
@@ -64,13 +55,16 @@ async fn grant_creates_the_policy_by_name_and_links_it_to_the_gateway_role() {
         .await
         .unwrap();
 
+    // Consul answers a policy that is not there as it answers an unknown
+    // token (consul #9933): the token is asked after, and known.
     assert_eq!(
         requests(&consul),
         [
             (
                 "GET /v1/acl/policy/name/terminating-gateway-services".to_owned(),
-                404
+                403
             ),
+            ("GET /v1/acl/token/self".to_owned(), 200),
             (format!("GET /v1/acl/role/name/{GATEWAY_ROLE}"), 200),
             ("PUT /v1/acl/policy".to_owned(), 200),
             (format!("PUT /v1/acl/role/{ROLE_ID}"), 200),
@@ -247,24 +241,112 @@ async fn without_the_role_nothing_is_written_and_the_error_says_who_makes_it() {
     assert!(consul.lock().unwrap().acl_writes().is_empty());
 }
 
-#[tokio::test]
-async fn a_token_that_may_not_write_acls_is_named_in_the_error() {
+/// Runs the grant with `token` on a double holding the gateway's role;
+/// answers the error and the requests made.
+async fn refused_grant(
+    token: Option<&str>,
+    extra: Option<(&str, Vec<Rule>)>,
+) -> (GrantError, Vec<(String, u16)>) {
     let (consul, addr) = double(json!([])).await;
+    if let Some((secret, rules)) = extra {
+        consul_double::Consul::add_token(&consul, secret, "7e3a0f4c-acl-reader-0001", Some(rules));
+    }
+    let err = grant::grant(&client(&addr, token), &repository_policy(), GATEWAY_ROLE, false)
+        .await
+        .unwrap_err();
+    assert!(consul.lock().unwrap().acl_writes().is_empty());
+    (err, requests(&consul))
+}
 
-    let err = grant::grant(
-        &client(&addr, Some("not-the-token")),
+#[tokio::test]
+async fn an_unknown_token_is_named_as_such_not_taken_for_a_first_run() {
+    let (err, requests) = refused_grant(Some("not-a-token-consul-knows"), None).await;
+
+    assert!(matches!(err, GrantError::UnknownToken { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("it knows no such token (\"ACL not found\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("deleted, has expired, or belongs to another cluster"),
+        "{text}"
+    );
+    assert_eq!(
+        requests,
+        [
+            (
+                "GET /v1/acl/policy/name/terminating-gateway-services".to_owned(),
+                403
+            ),
+            ("GET /v1/acl/token/self".to_owned(), 403),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_may_read_but_not_write_acls_is_refused_naming_acl_write() {
+    let reader = "41c2e7d0-0000-4000-8000-acl0reader01";
+    let (err, requests) = refused_grant(
+        Some(reader),
+        Some((reader, vec![Rule::global("acl", Access::Read)])),
+    )
+    .await;
+
+    assert!(matches!(err, GrantError::Forbidden { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "Consul refused PUT /v1/acl/policy: Permission denied: the token (AccessorID 7e3a0f4c-acl-reader-0001) lacks acl:write: its policy needs acl = \"write\""
+        ),
+        "{text}"
+    );
+    assert_eq!(requests.last().unwrap(), &("PUT /v1/acl/policy".to_owned(), 403));
+}
+
+#[tokio::test]
+async fn a_token_without_acl_rules_is_refused_naming_acl_read() {
+    let (err, requests) = refused_grant(Some(CONTROLLER_TOKEN), None).await;
+
+    assert!(matches!(err, GrantError::Forbidden { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("lacks acl:read: its policy needs acl = \"read\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("split grant needs a token with acl = \"write\""),
+        "{text}"
+    );
+    assert_eq!(requests.len(), 1, "{requests:?}");
+}
+
+#[tokio::test]
+async fn no_token_is_named_as_such() {
+    let (err, _) = refused_grant(None, None).await;
+
+    let text = err.to_string();
+    assert!(matches!(err, GrantError::Forbidden { .. }), "{text}");
+    assert!(text.contains("no token was sent"), "{text}");
+    assert!(text.contains("set CONSUL_HTTP_TOKEN"), "{text}");
+}
+
+#[tokio::test]
+async fn with_acls_off_there_is_nothing_to_grant() {
+    let (consul, addr) = double(json!([])).await;
+    consul.lock().unwrap().acls_disabled = true;
+
+    let applied = grant::grant(
+        &client(&addr, Some(TOKEN)),
         &repository_policy(),
         GATEWAY_ROLE,
         false,
     )
     .await
-    .unwrap_err();
+    .unwrap();
 
-    assert!(matches!(err, GrantError::Forbidden { .. }), "{err}");
-    assert!(
-        err.to_string().contains("CONSUL_HTTP_TOKEN must hold acl:write"),
-        "{err}"
-    );
+    assert!(!applied.changed);
+    assert!(applied.lines[0].contains("ACLs are off"), "{:?}", applied.lines);
     assert!(consul.lock().unwrap().acl_writes().is_empty());
 }
 
