@@ -8,6 +8,7 @@
 //! - [`router`] holds health, metrics, request ids, per-request logs.
 //! - [`upstream`] holds the HTTP client and its errors.
 //! - [`origin`] tells who a failed answer is put down to.
+//! - [`outcome`] names how an upstream call or a request ended.
 //! - [`words`] holds `name` and `greeting`.
 //! - [`greeter`] holds `From <who>: <greeting> <name>`.
 //! - [`ingress`] holds `From <host>: <greeter>`, unquoting Lambda answers.
@@ -17,6 +18,7 @@ pub mod greeter;
 pub mod ingress;
 pub mod metrics;
 pub mod origin;
+pub mod outcome;
 pub mod router;
 pub mod server;
 pub mod telemetry;

@@ -12,7 +12,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -27,6 +26,7 @@ use bytes::Bytes;
 use tower::Service;
 
 use crate::metrics::{self, InFlight, Metrics};
+use crate::outcome::FailureReason;
 
 /// The body of `GET /health`.
 pub const HEALTHY: &str = "healthy";
@@ -42,11 +42,6 @@ const ANY_PATH: &str = "/{*path}";
 
 /// The header a request id travels in, made when a request has none.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Why a request failed, put on its response by the error that answered
-/// it, so the request's one log line carries it at error level.
-#[derive(Debug, Clone)]
-pub struct Failure(pub Arc<str>);
 
 /// Put on a request whose caller logs it itself, so the router adds no line
 /// of its own: greeter-lambda logs one line per invocation, whatever its
@@ -165,8 +160,8 @@ impl LogLine {
         let (method, path) = (self.method, self.uri.path());
         let status = response.status().as_u16();
         let request_id = request_id.to_str().unwrap_or_default();
-        match response.extensions().get::<Failure>() {
-            Some(Failure(error)) => {
+        match response.extensions().get::<FailureReason>() {
+            Some(FailureReason(error)) => {
                 tracing::error!(%method, path, status, latency_us, request_id, %error, "served");
             }
             None => tracing::info!(%method, path, status, latency_us, request_id, "served"),
