@@ -26,16 +26,23 @@ struct Controller {
 
 impl Controller {
     fn spawn(id: &'static str, dir: &Path, consul: &str, logs: &Path) -> Self {
+        let env = [
+            ("CONTROLLER_STORE", format!("file:{}", dir.display())),
+            ("CONTROLLER_LEASE_TTL", "2s".to_owned()),
+            ("CONSUL_HTTP_ADDR", consul.to_owned()),
+            ("CONSUL_HTTP_TOKEN", TOKEN.to_owned()),
+        ];
+        Self::spawn_with(id, &env, logs)
+    }
+
+    fn spawn_with(id: &'static str, env: &[(&str, String)], logs: &Path) -> Self {
         let log = logs.join(format!("{id}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_split"))
             .arg("controller")
-            .env("CONTROLLER_STORE", format!("file:{}", dir.display()))
             .env("CONTROLLER_TARGET", "consul")
             .env("CONTROLLER_PORT", "0")
             .env("CONTROLLER_ID", id)
-            .env("CONTROLLER_LEASE_TTL", "2s")
-            .env("CONSUL_HTTP_ADDR", consul)
-            .env("CONSUL_HTTP_TOKEN", TOKEN)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("PROMETHEUS_URL")
             .env_remove("INGRESS_URL")
             .stdout(Stdio::null())
@@ -86,7 +93,7 @@ fn signal(pid: &str, signal: &str) {
 }
 
 /// Waits (two minutes at most) until the stored record satisfies `done`.
-async fn until(store: &FileStore, what: &str, done: impl Fn(&Record) -> bool) -> Record {
+async fn until<S: Store>(store: &S, what: &str, done: impl Fn(&Record) -> bool) -> Record {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(stored) = store.read().await.unwrap() {
@@ -106,14 +113,27 @@ fn last_writer(record: &Record) -> &str {
 }
 
 async fn rollout(args: &[&str], dir: &Path) -> std::process::Output {
+    rollout_with(args, &[("CONTROLLER_STORE", format!("file:{}", dir.display()))]).await
+}
+
+async fn rollout_with(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut all = vec!["rollout"];
     all.extend(args);
-    split(&all, &[("CONTROLLER_STORE", format!("file:{}", dir.display()))]).await
+    split(&all, env).await
 }
 
 /// `split rollout start` of steps 20 and 100, each held `hold` seconds.
 async fn start(dir: &Path, ingress: &str, hold: &str) {
-    let out = rollout(
+    start_with(
+        &[("CONTROLLER_STORE", format!("file:{}", dir.display()))],
+        ingress,
+        hold,
+    )
+    .await;
+}
+
+async fn start_with(env: &[(&str, String)], ingress: &str, hold: &str) {
+    let out = rollout_with(
         &[
             "start",
             "--target",
@@ -135,7 +155,7 @@ async fn start(dir: &Path, ingress: &str, hold: &str) {
             "--rate",
             "200",
         ],
-        dir,
+        env,
     )
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -279,4 +299,53 @@ async fn start_while_one_runs_and_approve_with_nothing_waiting_are_refused_writi
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["phase"], "initialized");
     assert_eq!(json["requests"][0]["verb"], "pause");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() {
+    use crate::consul_double::{CONTROLLER_TOKEN, NODE};
+    let (consul, addr, ingress, _) = stack(Some(0.0)).await;
+    let logs = tempfile::tempdir().unwrap();
+    let env = [
+        ("CONTROLLER_STORE", "consul".to_owned()),
+        ("CONSUL_HTTP_ADDR", addr.clone()),
+        ("CONSUL_HTTP_TOKEN", CONTROLLER_TOKEN.to_owned()),
+        ("CONSUL_SESSION_NODE", NODE.to_owned()),
+        ("CONTROLLER_LEASE_TTL", "10s".to_owned()),
+    ];
+    let store = migration::store::consul::ConsulStore::with_client(
+        crate::consul_double::client(&addr, Some(CONTROLLER_TOKEN)),
+        NODE.to_owned(),
+        Duration::from_secs(15),
+    );
+    start_with(&env, &ingress, "2").await;
+    let a = Controller::spawn_with("a", &env, logs.path());
+    a.logged("a leads").await;
+    let b = Controller::spawn_with("b", &env, logs.path());
+    until(&store, "holding the 20% step", |r| {
+        matches!(r.machine.phase, Phase::Holding { step: 0, .. })
+    })
+    .await;
+    let mut a = a;
+    tokio::task::block_in_place(|| a.child.kill().unwrap());
+    // a's session dies unrenewed (between TTL and 2 x TTL), then the
+    // lock-delay passes: by the double's clock.
+    crate::consul_double::Consul::advance(&consul, Duration::from_secs(2 * 10 + 15 + 1));
+    b.logged("b leads").await;
+    let done = until(&store, "ended", Record::is_ended).await;
+    assert!(
+        matches!(
+            done.machine.phase,
+            Phase::Ended {
+                ending: Ending::Succeeded,
+                ..
+            }
+        ),
+        "{:?}",
+        done.history
+    );
+    assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
+    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
+    let problems = consul.lock().unwrap().problems.clone();
+    assert!(problems.is_empty(), "{problems:?}");
 }
