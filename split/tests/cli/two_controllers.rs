@@ -349,3 +349,27 @@ async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() 
     let problems = consul.lock().unwrap().problems.clone();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_consul_sigterm_resigns_and_the_other_leads_without_waiting_for_the_session() {
+    use crate::consul_double::{CONTROLLER_TOKEN, NODE};
+    let (consul, addr, _, _) = stack(Some(0.0)).await;
+    let logs = tempfile::tempdir().unwrap();
+    let env = [
+        ("CONTROLLER_STORE", "consul".to_owned()),
+        ("CONSUL_HTTP_ADDR", addr.clone()),
+        ("CONSUL_HTTP_TOKEN", CONTROLLER_TOKEN.to_owned()),
+        ("CONSUL_SESSION_NODE", NODE.to_owned()),
+    ];
+    let mut a = Controller::spawn_with("a", &env, logs.path());
+    a.logged("a leads").await;
+    let b = Controller::spawn_with("b", &env, logs.path());
+    signal(&a.pid(), "-TERM");
+    a.logged("a stops leading: shut down").await;
+    let status = tokio::task::block_in_place(|| a.child.wait().unwrap());
+    assert_eq!(status.code(), Some(0));
+    // Released, not expired: no lock-delay, and the double's clock never
+    // moved.
+    b.logged("b leads").await;
+    assert!(consul.lock().unwrap().problems.is_empty());
+}
