@@ -9,8 +9,15 @@
 //! - What a step is judged on: [`probe`] sends requests through ingress and
 //!   [`tally`] counts who answered; [`judge`] turns a window of either the
 //!   probes or Prometheus into a verdict.
-//! - The run: [`plan`] (steps, gates, holds), [`run`] (the gated steps and
-//!   their rollback), [`progress`] while it runs and [`report`] after.
+//! - The migration: [`plan`] (steps, gates, holds); [`machine`], its
+//!   phases and transitions, pure; [`record`], the stored document;
+//!   [`driver`], the one driver of the machine (stored before each side
+//!   effect, fenced by the lead), holding its windows with [`window`] and
+//!   telling [`webhook`]s; [`store`], where the record lives.
+//! - Its two drivers' homes: [`run`] (`split migrate`, in one process,
+//!   [`progress`] while it runs and [`report`] after) and [`controller`]
+//!   (`split controller`, the leader of a shared store, with its
+//!   [`metrics`]); people act through [`intent`] and read [`status`].
 
 pub mod consul;
 pub mod controller;

@@ -20,6 +20,7 @@ use crate::controller::{self, Config};
 use crate::grant;
 use crate::output::Output;
 use crate::rollout::{self, Rollout};
+use crate::store::OpenError;
 
 /// Moves the calls to greeter from the container to Lambda, and shows where
 /// they go.
@@ -258,13 +259,13 @@ async fn run_controller() -> Output {
         Ok(config) => config,
         Err(e) => return Output::usage(format!("split controller: {e}\n")),
     };
-    let store = match config.store.open(env) {
-        Ok(store) => store,
-        Err((variable, problem)) => {
-            return Output::usage(format!("split controller: {variable}: {problem}\n"));
+    let (store, ttl) = match config.store.open(env) {
+        Ok(opened) => opened,
+        Err(e @ OpenError::Setting(..)) => return Output::usage(format!("split controller: {e}\n")),
+        Err(e @ OpenError::Store(_)) => {
+            return Output::fail(String::new(), format!("split controller: {e}\n"));
         }
     };
-    let ttl = config.store.ttl(env);
     let listener = match tokio::net::TcpListener::bind(controller::address(&config)).await {
         Ok(listener) => listener,
         Err(e) => {

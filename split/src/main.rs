@@ -4,6 +4,8 @@
 //! - `split set --lambda 25` (the local stack's Envoy)
 //! - `split observe -n 400 --expect-lambda 25` (who answers ingress)
 //! - `split migrate --steps 5,25,50,100` (gated steps, rolled back on failure)
+//! - `split controller` (the migration as a service; `CONTROLLER_STORE=...`)
+//! - `split rollout start|status|pause|resume|approve|abort` (people's side of it)
 //! - `split fault --abort 20` (the local Envoy fails the Lambda's calls)
 //! - `split check consul` (the Consul entry files)
 //! - `split grant` (the terminating gateway's ACL policy, on Consul)

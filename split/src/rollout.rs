@@ -19,7 +19,7 @@ use migration::status::Status;
 use migration::store::Store;
 
 use crate::output::Output;
-use crate::store::{StoreSpec, VARIABLE};
+use crate::store::{OpenError, StoreSpec, VARIABLE};
 
 /// `split rollout`'s verbs.
 #[derive(Debug, Subcommand)]
@@ -106,8 +106,9 @@ pub async fn run(verb: Rollout, env: impl Fn(&str) -> Option<String>) -> Output 
         Rollout::Pause(s) | Rollout::Resume(s) | Rollout::Approve(s) | Rollout::Abort(s) => s,
     };
     let store = match spec.store.open(&env) {
-        Ok(store) => store,
-        Err((variable, problem)) => return Output::usage(format!("split rollout: {variable}: {problem}\n")),
+        Ok((store, _)) => store,
+        Err(e @ OpenError::Setting(..)) => return Output::usage(format!("split rollout: {e}\n")),
+        Err(e @ OpenError::Store(_)) => return Output::fail(String::new(), format!("split rollout: {e}\n")),
     };
     match verb {
         Rollout::Start(args) => start(&store, *args, env).await,

@@ -2,10 +2,15 @@
 //! `split rollout --store`): `consul` (Consul's KV, Consul's variables),
 //! `file:<dir>` (a directory the replicas share), or `memory` (this
 //! process alone: for tests and measurements, nothing is shared). One
-//! enum in front of the stores, since a store's trait is generic.
+//! enum in front of the stores, since a store's trait is generic. The
+//! lease lasts `CONTROLLER_LEASE_TTL` (15 s; Consul's sessions take 10 s
+//! to 24 h).
 
 use std::time::Duration;
 
+use migration::consul::{SettingsError, duration_setting};
+use migration::store::consul::{ConsulStore, ConsulStoreSettings, DEFAULT_TTL, MAX_TTL};
+use migration::store::file::FileStore;
 use migration::store::memory::MemoryStore;
 use migration::store::{Candidate, Leader, Lease, Store, StoreError, Stored};
 
@@ -39,28 +44,55 @@ impl std::str::FromStr for StoreSpec {
 }
 
 impl StoreSpec {
-    /// Opens the store; `env` reads Consul's variables. A bad setting is
-    /// `Err((variable, problem))`.
-    pub fn open(&self, env: impl Fn(&str) -> Option<String>) -> Result<AnyStore, (&'static str, String)> {
-        let _ = &env;
+    /// Opens the store and answers the lease a controller campaigns with
+    /// (`CONTROLLER_LEASE_TTL`, 15 s by default); `env` reads Consul's
+    /// variables.
+    pub fn open(&self, env: impl Fn(&str) -> Option<String>) -> Result<(AnyStore, Duration), OpenError> {
+        let named = |e: SettingsError| OpenError::Setting(e.variable, e.problem);
         match self {
-            Self::Memory => Ok(AnyStore::Memory(MemoryStore::default())),
-            Self::Consul | Self::File(_) => {
-                Err((VARIABLE, format!("{self:?}: this build has no such store yet")))
+            Self::Consul => {
+                let settings = ConsulStoreSettings::from_lookup(&env).map_err(named)?;
+                let ttl = settings.ttl;
+                let store = ConsulStore::new(settings)
+                    .map_err(|e| OpenError::Setting("CONSUL_CACERT", e.to_string()))?;
+                Ok((AnyStore::Consul(Box::new(store)), ttl))
+            }
+            Self::File(dir) => {
+                let ttl = duration_setting(&env, TTL, DEFAULT_TTL, FILE_MIN_TTL, MAX_TTL).map_err(named)?;
+                let store = FileStore::open(dir).map_err(OpenError::Store)?;
+                Ok((AnyStore::File(store), ttl))
+            }
+            Self::Memory => {
+                let ttl = duration_setting(&env, TTL, DEFAULT_TTL, FILE_MIN_TTL, MAX_TTL).map_err(named)?;
+                Ok((AnyStore::Memory(MemoryStore::default()), ttl))
             }
         }
     }
-
-    /// The lease a controller campaigns with.
-    pub fn ttl(&self, env: impl Fn(&str) -> Option<String>) -> Duration {
-        let _ = env;
-        Duration::from_secs(15)
-    }
 }
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A setting that cannot be used: bad input (exit 64).
+    #[error("{0}: {1}")]
+    Setting(&'static str, String),
+    /// The store refused or could not be reached (exit 1).
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The lease's TTL.
+const TTL: &str = "CONTROLLER_LEASE_TTL";
+/// A file store's lease may be short: the replicas share one clock.
+const FILE_MIN_TTL: Duration = Duration::from_secs(1);
 
 /// One of the stores.
 #[derive(Debug)]
 pub enum AnyStore {
+    /// Consul's KV.
+    Consul(Box<ConsulStore>),
+    /// A directory.
+    File(FileStore),
     /// This process's memory.
     Memory(MemoryStore),
 }
@@ -68,6 +100,8 @@ pub enum AnyStore {
 macro_rules! each {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
+            AnyStore::Consul($store) => $call,
+            AnyStore::File($store) => $call,
             AnyStore::Memory($store) => $call,
         }
     };

@@ -568,3 +568,28 @@ async fn events_are_told_in_the_background_and_their_failures_hold_nothing_up() 
             .all(|e| e["name"] == "greeter" && e["namespace"] == "greeter-mesh")
     );
 }
+
+#[tokio::test]
+async fn a_stored_migration_that_cannot_be_read_is_named_and_never_written_over() {
+    let (_, addr, _, _) = stack(Some(0.0)).await;
+    let store = Arc::new(MemoryStore::default());
+    store.write(br#"{"schema": 2, "machine": {}}"#, 0).await.unwrap();
+    let shared = Arc::new(Shared::default());
+    let _stop = controller(store.clone(), addr, shared.clone());
+    let mut problems = shared.problem.subscribe();
+    let problem = tokio::time::timeout(Duration::from_secs(60), problems.wait_for(Option::is_some))
+        .await
+        .unwrap()
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert_eq!(
+        problem,
+        "not acting: this process's memory cannot be read: it is of schema 2, from a newer split (this one reads 1): upgrade this controller; nothing was written over it"
+    );
+    let stored = store.read().await.unwrap().unwrap();
+    assert_eq!(
+        (stored.version, stored.value.as_slice()),
+        (1, &br#"{"schema": 2, "machine": {}}"#[..])
+    );
+}

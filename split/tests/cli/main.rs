@@ -17,3 +17,4 @@ mod migrate;
 mod process;
 mod prometheus_double;
 mod rollout;
+mod two_controllers;
