@@ -48,6 +48,19 @@ ARG PREBUILT=target/x86_64-unknown-linux-gnu/release
 COPY ${PREBUILT}/lambda-emulator /service
 COPY ${PREBUILT}/greeter-lambda /var/task/bootstrap
 
+# The split image, which runs the migration controller too: the binary,
+# and the directory of the controller's file store
+# (CONTROLLER_STORE=file:/var/lib/migration) owned by the user that writes
+# it. Docker copies a directory's owner into an empty named volume mounted
+# on it, so both replicas may write the volume they share. An image FROM
+# scratch has no mkdir: the directory is an empty stage's root, copied.
+FROM scratch AS empty
+
+FROM base AS split-prebuilt
+ARG PREBUILT=target/x86_64-unknown-linux-gnu/release
+COPY ${PREBUILT}/split /service
+COPY --from=empty --chown=65532:65532 / /var/lib/migration/
+
 # Runs on the build machine's architecture and cross-compiles to the
 # target's, rather than compiling under emulation. It does not depend on
 # BIN, so one build serves every service's image.
@@ -86,6 +99,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 FROM base AS lambda-runtime
 COPY --from=build /out/lambda-emulator /service
 COPY --from=build /out/greeter-lambda /var/task/bootstrap
+
+FROM base AS split-runtime
+COPY --from=build /out/split /service
+COPY --from=empty --chown=65532:65532 / /var/lib/migration/
 
 # Last, so that a build naming no target builds a service's image.
 FROM base AS runtime
