@@ -53,6 +53,18 @@ stack_wait_healthy() {
   done
 }
 
+# An instant query to the stack's Prometheus: each series of the answer as
+# its labels (JSON) and value, one a line; fails on an error answer.
+promql() {
+  curl -fsS --max-time 10 -G --data-urlencode "query=$1" "$prometheus/api/v1/query" | python3 -c '
+import json, sys
+answer = json.load(sys.stdin)
+if answer["status"] != "success":
+    sys.exit(f"query failed: {answer}")
+for series in answer["data"]["result"]:
+    print(json.dumps(series["metric"], sort_keys=True), series["value"][1])'
+}
+
 # One of Envoy's counters by its exact name; 0 while Envoy has none yet.
 envoy_stat() {
   curl -fsS -G --data-urlencode "filter=^$1\$" "$admin/stats" | awk -F': ' '{ print $2 } END { if (NR == 0) print 0 }'
