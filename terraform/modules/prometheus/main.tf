@@ -77,8 +77,14 @@ locals {
     dns_sd_configs  = [{ names = var.dns_sd_jobs[job].names, type = "A", port = var.dns_sd_jobs[job].port, refresh_interval = "10s" }]
     relabel_configs = [{ source_labels = ["__meta_dns_name"], target_label = "dns_name" }]
   }]
+  # The compose stack's rules file, this repository's prometheus/rules.yml,
+  # read from there (one file, not a copy): the split's recording rules and
+  # the migration controller's alerts, on ECS as locally. Written beside
+  # the config at start.
+  rules_yml = file("${path.module}/../../../prometheus/rules.yml")
   config = {
-    global = { scrape_interval = var.scrape_interval, evaluation_interval = var.scrape_interval }
+    global     = { scrape_interval = var.scrape_interval, evaluation_interval = var.scrape_interval }
+    rule_files = ["/prometheus/rules.yml"]
     scrape_configs = concat(
       [{ job_name = "prometheus", static_configs = [{ targets = ["localhost:${local.port}"] }] }],
       local.envoy_jobs,
@@ -88,10 +94,12 @@ locals {
   }
   config_yaml = yamlencode(local.config)
   port        = 9090
-  # The image's own user owns /prometheus, its working directory: the config
-  # and Consul's CA are written there at start, from the environment.
+  # The image's own user owns /prometheus, its working directory: the
+  # config, the rules and Consul's CA are written there at start, from the
+  # environment.
   start = join(" && ", [
     "printf '%s' \"$PROMETHEUS_YML\" > /prometheus/prometheus.yml",
+    "printf '%s' \"$RULES_YML\" > /prometheus/rules.yml",
     "printf '%s' \"$CONSUL_CA_PEM\" > /prometheus/consul-ca.pem",
     "exec /bin/prometheus --config.file=/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=${var.retention} --web.listen-address=:${local.port}",
   ])
@@ -293,8 +301,11 @@ resource "aws_ecs_task_definition" "prometheus" {
     entryPoint             = ["/bin/sh", "-c"]
     command                = [local.start]
     portMappings           = [{ containerPort = local.port, hostPort = local.port, protocol = "tcp" }]
-    environment            = [{ name = "PROMETHEUS_YML", value = local.config_yaml }]
-    secrets                = [{ name = "CONSUL_CA_PEM", valueFrom = var.consul_ca_cert_secret_arn }]
+    environment = [
+      { name = "PROMETHEUS_YML", value = local.config_yaml },
+      { name = "RULES_YML", value = local.rules_yml },
+    ]
+    secrets = [{ name = "CONSUL_CA_PEM", valueFrom = var.consul_ca_cert_secret_arn }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {

@@ -136,6 +136,18 @@ run "runs_beside_the_mesh_and_answers_ingress_cidrs_only" {
   }
 
   assert {
+    # The repository's prometheus/rules.yml, the compose stack's own, written
+    # where the config loads it: the split's recording rules and the
+    # migration's alerts.
+    condition = yamldecode(output.config).rule_files == ["/prometheus/rules.yml"] && [
+      for g in yamldecode(one([for e in jsondecode(aws_ecs_task_definition.prometheus.container_definitions)[0].environment : e.value if e.name == "RULES_YML"])).groups : g.name
+      ] == ["greeter-split", "lambda", "migration"] && strcontains(
+      jsondecode(aws_ecs_task_definition.prometheus.container_definitions)[0].command[0], "printf '%s' \"$RULES_YML\" > /prometheus/rules.yml"
+    )
+    error_message = "Prometheus must load prometheus/rules.yml (the split's rules and the migration's alerts) from /prometheus/rules.yml; got ${output.config}"
+  }
+
+  assert {
     condition     = output.listener.port == 9090 && output.listener.protocol == "HTTP" && output.url == "http://${run.alb.dns_name}:9090"
     error_message = "an HTTP listener on 9090 expected; got ${jsonencode(output.listener)}, ${output.url}"
   }
