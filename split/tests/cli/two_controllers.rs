@@ -373,3 +373,52 @@ async fn on_consul_sigterm_resigns_and_the_other_leads_without_waiting_for_the_s
     b.logged("b leads").await;
     assert!(consul.lock().unwrap().problems.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_watch_redraws_on_each_change_until_the_migration_ends() {
+    let (consul, addr, ingress, _) = stack(Some(0.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    start(dir.path(), &ingress, "0").await;
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_split"))
+        .args(["rollout", "status", "--watch"])
+        .env("CONTROLLER_STORE", format!("file:{}", dir.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _a = Controller::spawn("a", dir.path(), &addr, logs.path());
+    let out = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while watch.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "--watch never ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        watch.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Each change redrawn: the first view, and the last.
+    assert!(
+        stdout.starts_with("initialized, lambda 0% (Flagger: Initialized); steps 20% -> 100%"),
+        "{stdout}"
+    );
+    let last = stdout.rsplit("\n\n").find(|v| !v.trim().is_empty()).unwrap();
+    assert!(
+        last.starts_with("succeeded, lambda 100% (Flagger: Succeeded)"),
+        "{last}"
+    );
+    assert!(
+        last.contains("lambda ok/req") && last.contains("passed"),
+        "{last}"
+    );
+    assert!(stdout.matches("(Flagger: ").count() >= 3, "{stdout}");
+    assert_eq!(weights(&consul), [20.0, 100.0]);
+}
