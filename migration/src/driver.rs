@@ -15,7 +15,7 @@
 //!   rollback it reads the live split: the stored intent already written,
 //!   it goes on; the share before it still there, it writes again;
 //!   anything else is someone else's, and it stops with nothing written
-//!   ([`crate::machine::Ending::Overridden`]), saying who holds what. A
+//!   ([`crate::machine::Conclusion::Overridden`]), saying who holds what. A
 //!   Prometheus window is counted from the moment stored when its first
 //!   count was taken ([`Record::counted_from`]), so a window that outlives
 //!   its leader loses nothing and counts nothing twice; a probe window

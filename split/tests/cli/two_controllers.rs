@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use migration::machine::{Ending, Phase};
+use migration::machine::{Conclusion, Phase};
 use migration::record::Record;
 use migration::store::Store;
 use migration::store::file::FileStore;
@@ -195,7 +195,7 @@ async fn a_leader_killed_mid_step_is_replaced_and_the_migration_completes_once()
         matches!(
             done.machine.phase,
             Phase::Ended {
-                ending: Ending::Succeeded,
+                ending: Conclusion::Succeeded,
                 ..
             }
         ),
@@ -256,7 +256,7 @@ async fn a_leader_stopped_past_its_lease_writes_nothing_when_it_wakes() {
     assert!(matches!(
         done.machine.phase,
         Phase::Ended {
-            ending: Ending::Succeeded,
+            ending: Conclusion::Succeeded,
             ..
         }
     ));
@@ -337,7 +337,7 @@ async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() 
         matches!(
             done.machine.phase,
             Phase::Ended {
-                ending: Ending::Succeeded,
+                ending: Conclusion::Succeeded,
                 ..
             }
         ),
