@@ -246,6 +246,11 @@ impl<S: Store> Keeper<'_, S> {
             // rather than guess.
             Err(refusal) => return Err(Stop::Overtaken(refusal.to_string())),
         };
+        // The same again (the confirm webhook's same refusal): nothing to
+        // store or tell.
+        if next == self.record.machine {
+            return Ok(());
+        }
         self.transition(next, by, what);
         self.save().await
     }
