@@ -596,3 +596,40 @@ async fn a_stored_migration_that_cannot_be_read_is_named_and_never_written_over(
         (1, &br#"{"schema": 2, "machine": {}}"#[..])
     );
 }
+
+#[tokio::test]
+async fn abort_drops_a_window_in_progress_and_pause_lets_it_finish() {
+    let (consul, addr, url, _) = stack(Some(0.0)).await;
+    let mut plan = plan("5,50", &url);
+    // Windows that last until something else happens.
+    plan.hold.min_time = Duration::from_secs(600);
+    plan.hold.max_requests = migration::probe::MAX_REQUESTS;
+    plan.rate = Some(200);
+    let store = Arc::new(MemoryStore::default());
+    intent::start(&*store, &record_at(&plan, None, &[], Webhooks::default()))
+        .await
+        .unwrap();
+    let _stop = controller(store.clone(), addr, Arc::new(Shared::default()));
+    until(&store, "holding", |r| {
+        matches!(r.machine.phase, Phase::Holding { step: 0, .. })
+    })
+    .await;
+    // A pause is noted; the window goes on.
+    intent::request(&*store, Verb::Pause, "bob", record::now())
+        .await
+        .unwrap();
+    let paused = until(&store, "paused", |r| r.machine.paused).await;
+    assert!(matches!(paused.machine.phase, Phase::Holding { step: 0, .. }));
+    assert!(paused.steps.is_empty(), "not judged yet");
+    // An abort does not wait for it.
+    intent::request(&*store, Verb::Abort, "dave", record::now())
+        .await
+        .unwrap();
+    let done = until(&store, "ended", Record::is_ended).await;
+    assert_eq!(
+        ended(&done),
+        (Conclusion::Aborted, "aborted: back to 0%".to_owned())
+    );
+    assert!(done.steps.is_empty(), "the window was dropped, not judged");
+    assert_eq!(weights(&consul), [5.0, 0.0]);
+}
