@@ -609,11 +609,22 @@ async fn abort_drops_a_window_in_progress_and_pause_lets_it_finish() {
     intent::start(&*store, &record_at(&plan, None, &[], Webhooks::default()))
         .await
         .unwrap();
-    let _stop = controller(store.clone(), addr, Arc::new(Shared::default()));
+    let shared = Arc::new(Shared::default());
+    let _stop = controller(store.clone(), addr, shared.clone());
     until(&store, "holding", |r| {
         matches!(r.machine.phase, Phase::Holding { step: 0, .. })
     })
     .await;
+    // /status shows the window so far: each destination's counts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !shared
+        .progress
+        .so_far()
+        .is_some_and(|line| line.starts_with("step 1/2 lambda 5%") && line.contains(" ok (100.00%)"))
+    {
+        assert!(Instant::now() < deadline, "{:?}", shared.progress.so_far());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // A pause is noted; the window goes on.
     intent::request(&*store, Verb::Pause, "bob", record::now())
         .await
