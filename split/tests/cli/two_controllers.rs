@@ -422,3 +422,48 @@ async fn status_watch_redraws_on_each_change_until_the_migration_ends() {
     assert!(stdout.matches("(Flagger: ").count() >= 3, "{stdout}");
     assert_eq!(weights(&consul), [20.0, 100.0]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_cannot_be_reached_or_refuses_is_exit_1_naming_why() {
+    use crate::consul_double::acl::{Access, Rule};
+    use crate::consul_double::{Consul, NODE};
+    let (consul, addr, _, _) = stack(Some(0.0)).await;
+    // A token with everything but the KV prefix.
+    Consul::add_token(
+        &consul,
+        "no-kv-token",
+        "6a1b2c3d-0000-0000-0000-00000000kv00",
+        Some(vec![
+            Rule::exact("session", NODE, Access::Write),
+            Rule::exact("service", "greeter", Access::Write),
+        ]),
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let refused =
+        "lacks key:read on \"greeter-mesh/migration/state\": its policy needs key_prefix \"greeter-mesh/\"";
+    for (address, message) in [
+        (nowhere.as_str(), "is unreachable: connection refused"),
+        (addr.as_str(), refused),
+    ] {
+        for args in [&["status"][..], &["abort"], &["start", "--target", "consul"]] {
+            let env = [
+                ("CONTROLLER_STORE", "consul".to_owned()),
+                ("CONSUL_HTTP_ADDR", address.to_owned()),
+                ("CONSUL_HTTP_TOKEN", "no-kv-token".to_owned()),
+                ("CONSUL_SESSION_NODE", NODE.to_owned()),
+            ];
+            let out = rollout_with(args, &env).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?} on {address}: {stderr}");
+            assert!(stderr.contains(message), "{args:?} on {address}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        }
+    }
+    let state = migration::store::consul::STATE_KEY;
+    assert!(
+        consul.lock().unwrap().kv_value(state).is_none(),
+        "nothing was written"
+    );
+}
