@@ -627,12 +627,20 @@ impl<S: Store> Driver<'_, S> {
             metrics: self.metrics.clone(),
             published: self.published,
         };
-        let hooks = match (
+        let prometheus = match &plan.judge {
+            crate::plan::Judge::Prometheus { url, .. } => {
+                Prometheus::new(url.clone(), plan.timeout).map(Some)
+            }
+            crate::plan::Judge::Probes => Ok(None),
+        };
+        let clients = (
             service_core::upstream::Client::new(plan.timeout),
             webhook::client(),
-        ) {
-            (Ok(client), Ok(hooks)) => (client, hooks),
-            (Err(e), _) | (_, Err(e)) => {
+            prometheus,
+        );
+        let (client, hooks, prometheus) = match clients {
+            (Ok(client), Ok(hooks), Ok(prometheus)) => (client, hooks, prometheus),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 let why = format!("cannot build the HTTP client: {e}");
                 keeper
                     .apply(Event::Error(why), self.lead.holder(), "no HTTP client".to_owned())
@@ -640,27 +648,23 @@ impl<S: Store> Driver<'_, S> {
                 return Ok(keeper.record);
             }
         };
-        let prometheus = match &plan.judge {
-            crate::plan::Judge::Prometheus { url, .. } => Prometheus::new(url.clone(), plan.timeout).ok(),
-            crate::plan::Judge::Probes => None,
-        };
         keeper.events = keeper
             .record
             .webhooks
             .event_url
             .clone()
-            .map(|url| Events::start(hooks.1.clone(), url, self.metrics.clone()));
+            .map(|url| Events::start(hooks.clone(), url, self.metrics.clone()));
         let mut actor = Actor {
             target: self.target,
             windows: Windows {
                 plan: &plan,
-                client: hooks.0,
+                client,
                 prometheus,
                 progress: self.progress,
             },
             lead: self.lead,
             progress: self.progress,
-            hooks: hooks.1,
+            hooks,
             metrics: self.metrics,
         };
         run(&mut keeper, &mut actor, interrupted, shutdown).await?;
