@@ -7,12 +7,16 @@
 
 # The registrator reads its Consul token and Consul's CA from Parameter Store
 # paths. Parameter Store serves a Secrets Manager secret at
-# /aws/reference/secretsmanager/<name>, so both are read where dev-server
-# keeps them (secrets named "<its name>-bootstrap-token" and
-# "<its name>-ca-cert" in consul-ecs 0.10.0): no copy in Terraform, and no data
-# source re-reading the CA whenever the server module changes.
+# /aws/reference/secretsmanager/<name>, so both are read where they are kept:
+# dev-server's secrets ("<its name>-bootstrap-token" and "<its name>-ca-cert"
+# in consul-ecs 0.10.0), or your own, named by their ARNs (the name is what
+# precedes the ARN's -XXXXXX suffix). No copy in Terraform, and no data source
+# re-reading the CA whenever the server module changes.
 locals {
-  consul_secret_paths = {
+  consul_secret_paths = local.existing_consul ? {
+    token   = "/aws/reference/secretsmanager/${regex("secret:(.+)-[A-Za-z0-9]{6}$", local.consul.registrator_token_arn)[0]}"
+    ca_cert = "/aws/reference/secretsmanager/${regex("secret:(.+)-[A-Za-z0-9]{6}$", local.consul.ca_cert_arn)[0]}"
+    } : {
     token   = "/aws/reference/secretsmanager/${var.name}-consul-bootstrap-token"
     ca_cert = "/aws/reference/secretsmanager/${var.name}-consul-ca-cert"
   }
@@ -28,7 +32,7 @@ module "lambda_registrator" {
 
   name                         = "${var.name}-lambda-registrator"
   ecr_image_uri                = "${module.ecr.repository_urls[local.registrator_repository]}:${var.registrator_version}"
-  consul_http_addr             = "https://${module.consul_server.server_dns}:8501"
+  consul_http_addr             = local.consul_https_addr
   consul_ca_cert_path          = local.consul_secret_paths.ca_cert
   consul_http_token_path       = local.consul_secret_paths.token
   consul_extension_data_prefix = local.extension_data_prefix
@@ -51,7 +55,7 @@ resource "aws_iam_role_policy" "registrator_secrets" {
       Sid      = "ConsulTokenAndCA"
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
-      Resource = [module.consul_server.bootstrap_token_secret_arn, module.consul_server.ca_cert_arn]
+      Resource = [local.consul.registrator_token_arn, local.consul.ca_cert_arn]
     }]
   })
   depends_on = [module.lambda_registrator]
@@ -92,9 +96,13 @@ module "gateway" {
   enable_transparent_proxy = false
   subnets                  = module.vpc.private_subnets
   security_groups          = concat([module.network.mesh_security_group_id], each.value.load_balancer ? [module.mesh_gateway_lb[0].gateway_security_group_id] : [])
-  consul_server_hosts      = module.consul_server.server_dns
+  consul_server_hosts      = local.consul.hosts
+  skip_server_watch        = local.consul.skip_server_watch
   tls                      = true
-  consul_ca_cert_arn       = module.consul_server.ca_cert_arn
+  tls_server_name          = local.consul.tls_server_name
+  http_config              = local.consul_http_config
+  grpc_config              = local.consul_grpc_config
+  consul_ca_cert_arn       = local.consul.ca_cert_arn
   acls                     = true
   consul_dataplane_image   = var.consul_dataplane_image
   log_configuration        = local.log_configuration[each.key]

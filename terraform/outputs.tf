@@ -9,7 +9,7 @@ output "ecr_registry" {
 }
 
 output "ecr_repositories" {
-  description = "Repository URL by service: the four services and the registrator's copy, each REGISTRY/NAME/SERVICE."
+  description = "Repository URL by image: the four services, split (the migration controller) and the registrator's copy, each REGISTRY/NAME/IMAGE."
   value       = module.ecr.repository_urls
 }
 
@@ -19,14 +19,24 @@ output "registrator_image" {
 }
 
 output "consul_http_addr" {
-  description = "CONSUL_HTTP_ADDR for the consul CLI and the UI (from ingress_cidrs only)."
-  value       = "http://${module.consul_server.lb_dns_name}:8500"
+  description = "CONSUL_HTTP_ADDR for the consul CLI and the UI: the dev server's load balancer (from ingress_cidrs only), or your servers' HTTPS address as the tasks reach it."
+  value       = local.existing_consul ? local.consul_https_addr : "http://${one(module.consul_server[*].lb_dns_name)}:8500"
 }
 
 output "consul_http_token" {
-  description = "CONSUL_HTTP_TOKEN: the dev server's bootstrap token. terraform output -raw consul_http_token"
-  value       = module.consul_server.bootstrap_token_id
+  description = "CONSUL_HTTP_TOKEN: the dev server's bootstrap token (terraform output -raw consul_http_token); null with your own Consul, whose tokens are yours."
+  value       = one(module.consul_server[*].bootstrap_token_id)
   sensitive   = true
+}
+
+output "consul" {
+  description = "The Consul servers the mesh uses: which (dev-server or existing), their datacenter, the address the tasks reach, and the VPC CIDR your own servers must admit on their HTTPS and gRPC ports."
+  value = {
+    servers    = var.consul_servers
+    datacenter = local.consul.datacenter
+    https_addr = local.consul_https_addr
+    vpc_cidr   = var.vpc_cidr
+  }
 }
 
 output "ingress_url" {
@@ -61,6 +71,17 @@ output "lambda" {
     mesh_gateway_uri      = one(module.mesh_gateway_lb[*].address)
     extension_data_prefix = f.extension_data_prefix
   }])
+}
+
+output "migration_controller" {
+  description = "The migration controller (on with step 4 unless migration_controller = false): the secret holding its Consul token's SecretID (from step 0 on, for consul acl token create -secret), the node its session binds to, its judge's Prometheus as it reaches it (from step 1 on, for split rollout start --prometheus), and, once running, its ECS service and the name Prometheus scrapes it at."
+  value = var.migration_controller ? {
+    token_secret   = aws_secretsmanager_secret.controller_token[0].name
+    session_node   = local.consul.session_node
+    prometheus_url = one(module.prometheus[*].url_in_vpc)
+    service        = one(module.migration_controller[*].service_name)
+    dns_name       = one(module.migration_controller[*].dns_name)
+  } : null
 }
 
 output "steps" {

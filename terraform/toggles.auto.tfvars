@@ -4,4 +4,4 @@
 deploy_ecs_services  = false # 1. ingress, greeter, greeting and name on ECS, in the mesh, behind the ALB
 deploy_consul_lambda = false # 2. the Lambda registrator, the mesh gateway and the terminating gateway
 deploy_lambda        = false # 3. greeter-lambda's role, extension layer and network (then scripts/deploy-lambda)
-migrate_to_lambda    = false # 4. the terminating gateway may invoke greeter-lambda (then split grant, and raise the split)
+migrate_to_lambda    = false # 4. the terminating gateway may invoke greeter-lambda, and the migration controller runs (then split grant, and split rollout)

@@ -1,4 +1,5 @@
-//! The `greeter` binary as a process: exit codes and graceful shutdown.
+//! The `greeter` binary as a process: exit codes, its two listeners, the
+//! `healthcheck` subcommand and graceful shutdown.
 
 #![allow(clippy::unwrap_used)] // Test helpers may unwrap: a failure is the test failing.
 
@@ -69,6 +70,27 @@ fn a_metrics_setting_other_than_on_or_off_exits_64_naming_it() {
 }
 
 #[test]
+fn a_metrics_port_that_is_not_a_port_exits_64_naming_it() {
+    let output = run_with(&[
+        ("METRICS_PORT", "prometheus"),
+        ("GREETING_URL", "http://127.0.0.1:1"),
+        ("NAME_URL", "http://127.0.0.1:1"),
+    ]);
+    assert_config_error(&output, "METRICS_PORT");
+}
+
+#[test]
+fn a_metrics_port_that_is_port_exits_64_naming_it() {
+    let output = run_with(&[
+        ("PORT", "3005"),
+        ("METRICS_PORT", "3005"),
+        ("GREETING_URL", "http://127.0.0.1:1"),
+        ("NAME_URL", "http://127.0.0.1:1"),
+    ]);
+    assert_config_error(&output, "METRICS_PORT");
+}
+
+#[test]
 fn a_bad_log_filter_exits_64_naming_it() {
     let output = run_with(&[("RUST_LOG", "info,[")]);
     assert_config_error(&output, "RUST_LOG");
@@ -101,37 +123,58 @@ async fn gated_upstream(body: &'static str) -> (String, oneshot::Receiver<()>, o
     (url, arrived_rx, release_tx)
 }
 
-/// A running greeter process, its address and its JSON log lines.
+/// A running greeter process, its addresses and its JSON log lines.
 struct Running {
     child: tokio::process::Child,
     addr: String,
+    /// Where its metrics are served; `None` with `METRICS=off`.
+    metrics_addr: Option<String>,
     logs: Lines<BufReader<ChildStdout>>,
 }
 
-/// Starts the greeter on port 0 with JSON logs and waits for its address.
+/// Starts the greeter with its routes and metrics on free ports and JSON
+/// logs, and waits for its addresses.
 async fn spawn_greeter(greeting_url: &str, name_url: &str, timeout_ms: &str) -> Running {
+    spawn_greeter_with(greeting_url, name_url, timeout_ms, &[]).await
+}
+
+/// [`spawn_greeter`] with `extra` variables on top.
+async fn spawn_greeter_with(
+    greeting_url: &str,
+    name_url: &str,
+    timeout_ms: &str,
+    extra: &[(&str, &str)],
+) -> Running {
     let mut child = tokio::process::Command::new(GREETER)
         .env_clear()
         .envs([
             ("PORT", "0"),
+            ("METRICS_PORT", "0"),
             ("HOSTNAME", "greeter-host"),
             ("LOG_FORMAT", "json"),
             ("UPSTREAM_TIMEOUT_MS", timeout_ms),
             ("GREETING_URL", greeting_url),
             ("NAME_URL", name_url),
         ])
+        .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("greeter starts");
     let mut logs = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
+    let local = |addr: &serde_json::Value| addr.as_str().map(|a| a.replace("0.0.0.0", "127.0.0.1"));
+    let (addr, metrics_addr) = loop {
         let entry = next_log(&mut logs).await;
         if entry["message"] == "listening" {
-            break entry["addr"].as_str().unwrap().replace("0.0.0.0", "127.0.0.1");
+            break (local(&entry["addr"]).unwrap(), local(&entry["metrics_addr"]));
         }
     };
-    Running { child, addr, logs }
+    Running {
+        child,
+        addr,
+        metrics_addr,
+        logs,
+    }
 }
 
 async fn next_log(logs: &mut Lines<BufReader<ChildStdout>>) -> serde_json::Value {
@@ -178,6 +221,101 @@ async fn a_failed_request_logs_one_error_line_naming_the_upstream() {
 }
 
 #[tokio::test]
+async fn metrics_are_served_on_metrics_port_and_metrics_on_port_is_the_payload() {
+    let greeting = upstream("Hi (g)").await;
+    let name = upstream("Mary (n)").await;
+    let greeter = spawn_greeter(&greeting, &name, "2000").await;
+    let metrics_addr = greeter.metrics_addr.as_deref().expect("a metrics listener");
+    assert_ne!(metrics_addr, greeter.addr);
+
+    let public = reqwest::get(format!("http://{}/metrics", greeter.addr))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 200);
+    assert_eq!(public.text().await.unwrap(), "From greeter-host: Hi (g) Mary (n)");
+
+    let scraped = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.contains("build_info{service=\"greeter\",version=\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("upstream_requests_total{upstream=\"name\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    let other = reqwest::get(format!("http://{metrics_addr}/")).await.unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn with_metrics_off_no_metrics_port_is_bound() {
+    // Taken, so that binding it would fail the start.
+    let taken = TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let off = [("METRICS", "off"), ("METRICS_PORT", port.as_str())];
+    let greeter = spawn_greeter_with("http://127.0.0.1:1", "http://127.0.0.1:1", "2000", &off).await;
+    assert_eq!(greeter.metrics_addr, None);
+    let health = reqwest::get(format!("http://{}/health", greeter.addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[test]
+fn a_metrics_port_taken_stops_the_start_with_1_naming_it() {
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = run_with(&[
+        ("PORT", "0"),
+        ("METRICS_PORT", &port),
+        ("GREETING_URL", "http://127.0.0.1:1"),
+        ("NAME_URL", "http://127.0.0.1:1"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "greeter: cannot listen on 0.0.0.0:{port} (METRICS_PORT): "
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_asks_the_routes_port() {
+    let greeter = spawn_greeter("http://127.0.0.1:1", "http://127.0.0.1:1", "2000").await;
+    let port = greeter.addr.rsplit(':').next().unwrap().to_owned();
+    let check = |port: &str| {
+        Command::new(GREETER)
+            .arg("healthcheck")
+            .env_clear()
+            .env("PORT", port)
+            .output()
+            .expect("greeter healthcheck runs")
+    };
+    let healthy = check(&port);
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    let metrics_port = greeter
+        .metrics_addr
+        .as_deref()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    let wrong = check(metrics_port);
+    assert_eq!(wrong.status.code(), Some(1), "the metrics port is not healthy");
+}
+
+#[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     let greeting = upstream("Hi (g)").await;
     let (name, arrived, release) = gated_upstream("Mary (n)").await;
@@ -185,6 +323,7 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         mut child,
         addr,
         mut logs,
+        ..
     } = spawn_greeter(&greeting, &name, "10000").await;
 
     let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/")));

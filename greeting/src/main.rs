@@ -1,6 +1,7 @@
 //! `greeting`: answers a random greeting and its host, `Hi (HOST)`.
 //!
-//! Run: `PORT=3002 cargo run -p greeting`
+//! Run: `PORT=3002 METRICS_PORT=9466 cargo run -p greeting` (metrics on
+//! their own port; 9464 unless set)
 
 use service_core::{server, words};
 

@@ -1,6 +1,7 @@
 //! `ingress`: the front door, answering `From HOST: <greeter body>`.
 //!
-//! Run: `GREETER_URL=http://localhost:3003 cargo run -p ingress` (listens on 8080)
+//! Run: `GREETER_URL=http://localhost:3003 cargo run -p ingress` (routes on
+//! 8080, metrics on 9464)
 
 use service_core::{ingress, server};
 

@@ -8,7 +8,7 @@ use lambda_emulator::{Function, config::Config, invoke_api};
 use service_core::server;
 
 fn main() -> std::process::ExitCode {
-    server::launch(
+    server::launch_routes_only(
         "lambda-emulator",
         invoke_api::DEFAULT_PORT,
         |env, _config, _client| {

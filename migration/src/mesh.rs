@@ -44,3 +44,10 @@ pub const LAMBDA_SERVICE: &str = "greeter-lambda";
 /// The prefix of every key the migration keeps in Consul's KV: its ACL
 /// token may write here and nowhere else (`key_prefix "greeter-mesh/"`).
 pub const KV_PREFIX: &str = "greeter-mesh/";
+
+/// The terminating gateway's ACL policy (`consul/acl/`), which `split grant`
+/// links to the gateway's role.
+pub const GATEWAY_POLICY: &str = "terminating-gateway-services";
+/// The migration controller's ACL policy (`consul/acl/`), its token's only
+/// one.
+pub const CONTROLLER_POLICY: &str = "migration-controller";

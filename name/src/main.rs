@@ -1,6 +1,7 @@
 //! `name`: answers a random first name and its host, `Mary (HOST)`.
 //!
-//! Run: `PORT=3001 cargo run -p name`
+//! Run: `PORT=3001 METRICS_PORT=9467 cargo run -p name` (metrics on their
+//! own port; 9464 unless set)
 
 use service_core::{server, words};
 

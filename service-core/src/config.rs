@@ -138,11 +138,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where metrics are served by default: the default port of
+/// OpenTelemetry's Prometheus exporter (its specification's), so a port
+/// people already open to their Prometheus and to nothing else.
+pub const DEFAULT_METRICS_PORT: u16 = 9464;
+
 /// What every service reads, whatever its upstreams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceConfig {
-    /// `PORT`: where to listen, on all interfaces.
+    /// `PORT`: where the routes are served, on all interfaces.
     pub port: u16,
+    /// `METRICS_PORT` (default [`DEFAULT_METRICS_PORT`]): where `GET
+    /// /metrics` is served, on all interfaces, unless `METRICS=off`. Never
+    /// `PORT`: the port the routes are served on has no metrics. 0, as for
+    /// `PORT`, is any free port.
+    pub metrics_port: u16,
     /// `HOSTNAME`, else the OS hostname: printed in every payload.
     pub hostname: String,
     /// `LOG_FORMAT`: `text` (default) or `json`.
@@ -156,8 +166,8 @@ pub struct ServiceConfig {
     /// starts a multi-threaded runtime with that many workers.
     pub worker_threads: usize,
     /// `METRICS`: `on` (default) counts requests and upstream calls and
-    /// answers `GET /metrics`; `off` records nothing, for measuring what
-    /// recording costs.
+    /// serves them on `METRICS_PORT`; `off` records nothing and listens on
+    /// no second port, for measuring what recording costs.
     pub metrics: bool,
 }
 
@@ -181,8 +191,18 @@ impl ServiceConfig {
                 return Err(ConfigError::new("METRICS", format!("{other:?} is not on or off")));
             }
         };
+        let port = env.parse_or("PORT", default_port, PORT_NUMBER)?;
+        let metrics_port = env.parse_or("METRICS_PORT", DEFAULT_METRICS_PORT, PORT_NUMBER)?;
+        // Both 0 are two free ports, not one.
+        if metrics_port == port && port != 0 {
+            return Err(ConfigError::new(
+                "METRICS_PORT",
+                format!("{metrics_port} is PORT too; metrics are served on a port of their own"),
+            ));
+        }
         Ok(Self {
-            port: env.parse_or("PORT", default_port, "a port number (0-65535)")?,
+            port,
+            metrics_port,
             hostname: env.get("HOSTNAME").map_or_else(os_hostname, str::to_owned),
             log_format,
             upstream_timeout: env.millis_or("UPSTREAM_TIMEOUT_MS", 2000)?,
@@ -198,6 +218,8 @@ impl ServiceConfig {
     }
 }
 
+const PORT_NUMBER: &str = "a port number (0-65535)";
+
 fn os_hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
@@ -210,6 +232,7 @@ mod tests {
     fn defaults_apply_when_nothing_is_set() {
         let config = ServiceConfig::from_env(&Env::default(), 3000).unwrap();
         assert_eq!(config.port, 3000);
+        assert_eq!(config.metrics_port, 9464);
         assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config.upstream_timeout, Duration::from_secs(2));
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
@@ -222,6 +245,7 @@ mod tests {
     fn every_setting_is_read() {
         let env = Env::from_pairs([
             ("PORT", "8081"),
+            ("METRICS_PORT", "9100"),
             ("HOSTNAME", "ip-10-0-2-33.ec2.internal"),
             ("LOG_FORMAT", "JSON"),
             ("UPSTREAM_TIMEOUT_MS", "250"),
@@ -234,6 +258,7 @@ mod tests {
             config,
             ServiceConfig {
                 port: 8081,
+                metrics_port: 9100,
                 hostname: "ip-10-0-2-33.ec2.internal".into(),
                 log_format: LogFormat::Json,
                 upstream_timeout: Duration::from_millis(250),
@@ -258,6 +283,43 @@ mod tests {
     fn a_port_out_of_range_is_rejected() {
         let err = ServiceConfig::from_env(&Env::from_pairs([("PORT", "70000")]), 3000).unwrap_err();
         assert_eq!(err.var, "PORT");
+    }
+
+    #[test]
+    fn a_metrics_port_that_is_not_a_port_names_metrics_port() {
+        for bad in ["metrics", "65536", "-1"] {
+            let err = ServiceConfig::from_env(&Env::from_pairs([("METRICS_PORT", bad)]), 3000).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("METRICS_PORT: {bad:?} is not a port number (0-65535)")
+            );
+        }
+    }
+
+    #[test]
+    fn a_metrics_port_that_is_port_is_refused_naming_metrics_port() {
+        for (pairs, port) in [
+            (&[("METRICS_PORT", "3000")][..], 3000),
+            (&[("PORT", "9464")][..], 9464),
+            (
+                &[("PORT", "8080"), ("METRICS_PORT", "8080"), ("METRICS", "off")][..],
+                8080,
+            ),
+        ] {
+            let err = ServiceConfig::from_env(&Env::from_pairs(pairs.iter().copied()), 3000).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("METRICS_PORT: {port} is PORT too; metrics are served on a port of their own"),
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_ports_zero_are_two_free_ports() {
+        let env = Env::from_pairs([("PORT", "0"), ("METRICS_PORT", "0")]);
+        let config = ServiceConfig::from_env(&env, 3000).unwrap();
+        assert_eq!((config.port, config.metrics_port), (0, 0));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! What a service counts, answered on `GET /metrics` in Prometheus's text
-//! format (0.0.4): requests by route, method and status with their
-//! latencies, requests in flight, upstream calls by upstream and outcome
-//! with their latencies, and build info.
+//! What a service counts, answered on `GET /metrics` of its metrics
+//! listener ([`router::scrape`](crate::router::scrape), on `METRICS_PORT`)
+//! in Prometheus's text format (0.0.4): requests by route, method and
+//! status with their latencies, requests in flight, upstream calls by
+//! upstream and outcome with their latencies, and build info.
 //!
 //! The crate is `prometheus-client`, the Prometheus project's own Rust
 //! client: its families are plain values held by whoever records, so each
@@ -14,7 +15,7 @@
 //! ([`router`](crate::router)) and in the upstream client
 //! ([`upstream`](crate::upstream)), not in tower layers of its own; what it
 //! costs per request is measured by `scripts/bench-callgrind` against
-//! `METRICS=off`, which records nothing and answers `/metrics` with 404:
+//! `METRICS=off`, which records nothing and binds no metrics listener:
 //! about 1,050 instructions (5.4 %) at a leaf, where the budget is 10 %.
 //! Labels are bounded: a route is its pattern, a method outside the
 //! standard nine reads `other`, an upstream is a name in the code.
@@ -30,7 +31,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::upstream::Outcome;
+use crate::outcome::Outcome;
 
 /// The `Content-Type` of `GET /metrics`.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -115,7 +116,8 @@ impl Metrics {
         Self::build(service, true)
     }
 
-    /// Recording off: nothing is counted, `/metrics` answers 404.
+    /// Recording off: nothing is counted, and [`router::scrape`](crate::router::scrape)
+    /// answers 404.
     pub fn off() -> Self {
         Self(None)
     }
@@ -138,7 +140,7 @@ impl Metrics {
         let in_flight = Gauge::default();
         registry.register(
             "http_requests_in_flight",
-            "HTTP requests being served, this scrape included",
+            "HTTP requests being served",
             in_flight.clone(),
         );
         let upstream_calls = Family::<UpstreamLabels, Counter>::default();

@@ -1,6 +1,14 @@
-//! The routes and the middleware every service shares: `GET /health`,
-//! `GET /metrics`, the payload on every other `GET` path, 405 with `Allow`
-//! for other methods, request ids, metrics and one log line per request.
+//! The routes and the middleware every service shares: `GET /health`, the
+//! payload on every other `GET` path, 405 with `Allow` for other methods,
+//! request ids, metrics and one log line per request; and, apart, the
+//! routes of the metrics listener ([`scrape`]).
+//!
+//! `/metrics` on a service's own port is a path like any other, answered
+//! with the payload as the original answered every path but `/health`: the
+//! port the world reaches serves no internal endpoint, and telling the
+//! metrics path from the rest there would only say where one used to be.
+//! The metrics are served on a port of their own (`METRICS_PORT`, see
+//! [`server::launch`](crate::server::launch)), which only Prometheus reaches.
 //!
 //! Ids, metrics and the log line are one hand-written service around the
 //! routes, behind an outer router's fallback, rather than a stack of tower
@@ -12,7 +20,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -27,13 +34,14 @@ use bytes::Bytes;
 use tower::Service;
 
 use crate::metrics::{self, InFlight, Metrics};
+use crate::outcome::FailureReason;
 
 /// The body of `GET /health`.
 pub const HEALTHY: &str = "healthy";
 
 /// The route and `route` label of the health check.
 const HEALTH: &str = "/health";
-/// The route and `route` label of the metrics.
+/// The metrics listener's one route.
 const METRICS: &str = "/metrics";
 /// The `route` label of the payload at `/`.
 const ROOT: &str = "/";
@@ -43,11 +51,6 @@ const ANY_PATH: &str = "/{*path}";
 /// The header a request id travels in, made when a request has none.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Why a request failed, put on its response by the error that answered
-/// it, so the request's one log line carries it at error level.
-#[derive(Debug, Clone)]
-pub struct Failure(pub Arc<str>);
-
 /// Put on a request whose caller logs it itself, so the router adds no line
 /// of its own: greeter-lambda logs one line per invocation, whatever its
 /// shape.
@@ -55,20 +58,26 @@ pub struct Failure(pub Arc<str>);
 pub struct LoggedByCaller;
 
 /// A service's router: `payload` (a `get(...)` method router) answers
-/// every path but `/health` and `/metrics`; requests are counted into
-/// `metrics`, which `/metrics` answers.
+/// every path but `/health`; requests are counted into `metrics`, which
+/// [`scrape`] answers on a listener of its own.
 pub fn service<S>(payload: MethodRouter<S>, state: S, metrics: Metrics) -> Router
 where
     S: Clone + Send + Sync + 'static,
 {
-    let scraped = metrics.clone();
     let routes = Router::new()
         .route(HEALTH, get(|| async { HEALTHY }))
-        .route(METRICS, get(move || std::future::ready(metrics_answer(&scraped))))
         .route(ROOT, payload.clone())
         .route(ANY_PATH, payload)
         .with_state(state);
     Router::new().fallback_service(Served { routes, metrics })
+}
+
+/// The metrics listener's router: `GET /metrics` answers `metrics` in
+/// Prometheus's text format, any other path 404. Scrapes are neither
+/// counted nor logged: a service's request metrics and log lines are its
+/// traffic, not Prometheus's.
+pub fn scrape(metrics: Metrics) -> Router {
+    Router::new().route(METRICS, get(move || std::future::ready(metrics_answer(&metrics))))
 }
 
 /// What `GET /metrics` answers: the text, or 404 saying why there is none.
@@ -83,7 +92,6 @@ fn metrics_answer(metrics: &Metrics) -> Response {
 fn route(path: &str) -> &'static str {
     match path {
         HEALTH => HEALTH,
-        METRICS => METRICS,
         ROOT => ROOT,
         _ => ANY_PATH,
     }
@@ -165,8 +173,8 @@ impl LogLine {
         let (method, path) = (self.method, self.uri.path());
         let status = response.status().as_u16();
         let request_id = request_id.to_str().unwrap_or_default();
-        match response.extensions().get::<Failure>() {
-            Some(Failure(error)) => {
+        match response.extensions().get::<FailureReason>() {
+            Some(FailureReason(error)) => {
                 tracing::error!(%method, path, status, latency_us, request_id, %error, "served");
             }
             None => tracing::info!(%method, path, status, latency_us, request_id, "served"),
@@ -262,7 +270,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_other_get_path_answers_the_payload() {
-        for path in ["/", "/anything", "/a/b/c?x=1", "/health/"] {
+        for path in ["/", "/anything", "/a/b/c?x=1", "/health/", "/metrics"] {
             let response = send("GET", path).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             assert_eq!(text(response).await, "payload", "{path}");
@@ -281,6 +289,49 @@ mod tests {
             let allow = response.headers()[header::ALLOW].to_str().unwrap();
             assert!(allow.contains("GET"), "{allow}");
         }
+    }
+
+    #[tokio::test]
+    async fn metrics_on_the_service_port_are_the_payload_even_when_on() {
+        let app = service(get(|| async { "payload" }), (), Metrics::new("name"));
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(text(response).await, "payload");
+    }
+
+    #[tokio::test]
+    async fn the_metrics_listener_answers_get_metrics_and_nothing_else() {
+        let scrape = |method: &str, uri: &str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap();
+            super::scrape(Metrics::new("name")).oneshot(request)
+        };
+        let response = scrape("GET", "/metrics").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let body = text(response).await;
+        assert!(body.contains("build_info{service=\"name\",version=\""), "{body}");
+        for path in ["/", "/health", "/metrics/", "/anything"] {
+            let response = scrape("GET", path).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        let response = scrape("POST", "/metrics").await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn the_metrics_listener_with_metrics_off_says_why_it_has_none() {
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = scrape(Metrics::off()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(text(response).await, "metrics are off (METRICS=off)");
     }
 
     #[tokio::test]

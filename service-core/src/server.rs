@@ -1,4 +1,6 @@
-//! Serving with graceful shutdown, and the start-up every binary shares.
+//! Serving with graceful shutdown, and the start-up every binary shares:
+//! a service's routes on `PORT` and its metrics on `METRICS_PORT`, two
+//! listeners of one process on one runtime, stopped by the same signal.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,10 +9,11 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::task::JoinError;
 
 use crate::config::{ConfigError, Env, ServiceConfig};
 use crate::metrics::Metrics;
-use crate::router::HEALTHY;
+use crate::router::{self, HEALTHY};
 use crate::telemetry;
 use crate::upstream::{Client, Upstream};
 
@@ -19,31 +22,65 @@ use crate::upstream::{Client, Upstream};
 pub async fn run(
     listener: TcpListener,
     app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> std::io::Result<()> {
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
-    let signal = async move {
-        shutdown.await;
-        let _ = signalled_tx.send(());
-    };
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .into_future();
-    tokio::pin!(serve);
+    run_all([(listener, app)], shutdown, drain).await
+}
+
+/// Serves each router on its listener until `shutdown` completes, then
+/// stops them all accepting and lets the requests in flight on any of them
+/// finish for at most `drain` in all. Should one stop serving on its own
+/// (an error), the others stop the same way and its error is returned.
+pub async fn run_all(
+    servers: impl IntoIterator<Item = (TcpListener, Router)>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut serving = tokio::task::JoinSet::new();
+    for (listener, app) in servers {
+        let mut stopping = stopping.clone();
+        let signal = async move {
+            // Err: the sender is gone, which stops as well.
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        serving.spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .into_future(),
+        );
+    }
+    let mut result = Ok(());
     tokio::select! {
-        result = &mut serve => result,
-        Ok(()) = signalled_rx => {
+        () = shutdown => {
             tracing::info!(drain_ms = drain.as_millis() as u64, "shutting down, draining in-flight requests");
-            match tokio::time::timeout(drain, serve).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!("drain timed out; dropping the requests still in flight");
-                    Ok(())
-                }
-            }
+        }
+        Some(ended) = serving.join_next() => result = served(ended),
+    }
+    let _ = stop.send(true);
+    let rest = tokio::time::timeout(drain, async {
+        let mut rest = Ok(());
+        while let Some(ended) = serving.join_next().await {
+            rest = rest.and(served(ended));
+        }
+        rest
+    })
+    .await;
+    match rest {
+        Ok(rest) => result.and(rest),
+        Err(_) => {
+            // What is still in flight ends with the runtime, as `main`
+            // returns.
+            tracing::warn!("drain timed out; dropping the requests still in flight");
+            result
         }
     }
+}
+
+/// How one listener's serving ended: its own result, or its task's panic.
+fn served(ended: Result<std::io::Result<()>, JoinError>) -> std::io::Result<()> {
+    ended.unwrap_or_else(|panicked| Err(std::io::Error::other(panicked)))
 }
 
 /// Completes on the first SIGTERM or SIGINT.
@@ -71,7 +108,7 @@ pub async fn shutdown_signal() {
 /// What a service's `main` hands to [`launch`]: from the environment and
 /// the common config, the service's router. The client records into the
 /// service's [`Metrics`] (`client.metrics()`, off with `METRICS=off`),
-/// which its router counts into and answers on `/metrics`.
+/// which its router counts into and [`launch`] serves on `METRICS_PORT`.
 pub type BuildApp = fn(&Env, &ServiceConfig, Client) -> Result<Router, ConfigError>;
 
 /// The whole of a service binary's `main`.
@@ -79,8 +116,22 @@ pub type BuildApp = fn(&Env, &ServiceConfig, Client) -> Result<Router, ConfigErr
 /// `service healthcheck` GETs the running service's own `/health` and exits
 /// 0 or 1, for container health checks without curl or a shell. Otherwise:
 /// read config (exit 64 naming the variable on error), start logging, bind
-/// `0.0.0.0:PORT`, serve until SIGTERM or SIGINT, exit 0.
+/// `0.0.0.0:PORT` for the routes and, unless `METRICS=off`,
+/// `0.0.0.0:METRICS_PORT` for `GET /metrics` ([`router::scrape`]), serve
+/// both until SIGTERM or SIGINT, drain both, exit 0. A port that cannot be
+/// bound exits 1 naming its variable.
 pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> ExitCode {
+    start(service, default_port, build, true)
+}
+
+/// [`launch`] for a binary whose routes are all it serves: no metrics are
+/// recorded and no metrics listener is bound (lambda-emulator, whose
+/// `/metrics`, Lambda's own, is one of its routes).
+pub fn launch_routes_only(service: &'static str, default_port: u16, build: BuildApp) -> ExitCode {
+    start(service, default_port, build, false)
+}
+
+fn start(service: &'static str, default_port: u16, build: BuildApp, serves_metrics: bool) -> ExitCode {
     let env = Env::from_process();
     let healthcheck = std::env::args().nth(1).as_deref() == Some("healthcheck");
     let started = ServiceConfig::from_env(&env, default_port).and_then(|config| {
@@ -91,13 +142,13 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
         Ok(started) => started,
         Err(e) => return config_exit(service, &e),
     };
-    let metrics = if config.metrics && !healthcheck {
+    let metrics = if serves_metrics && config.metrics && !healthcheck {
         Metrics::new(service)
     } else {
         Metrics::off()
     };
     let client = match Client::new(config.upstream_timeout) {
-        Ok(client) => client.with_metrics(metrics),
+        Ok(client) => client.with_metrics(metrics.clone()),
         Err(e) => return fail(service, &format!("cannot build the HTTP client: {e}")),
     };
     let runtime = match runtime(config.worker_threads) {
@@ -114,14 +165,24 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
     telemetry::init(config.log_format, filter);
     telemetry::write_when_idle();
     let code = runtime.block_on(async {
-        let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port));
-        let listener = match TcpListener::bind(addr).await {
-            Ok(listener) => listener,
-            Err(e) => return fail(service, &format!("cannot listen on {addr}: {e}")),
+        let (listener, addr) = match bind(config.port).await {
+            Ok(bound) => bound,
+            Err((addr, e)) => return fail(service, &format!("cannot listen on {addr} (PORT): {e}")),
         };
-        let addr = listener.local_addr().unwrap_or(addr);
-        tracing::info!(service, %addr, hostname = %config.hostname, "listening");
-        match run(listener, app, shutdown_signal(), config.drain_timeout).await {
+        let mut servers = vec![(listener, app)];
+        if metrics.is_on() {
+            let (listener, metrics_addr) = match bind(config.metrics_port).await {
+                Ok(bound) => bound,
+                Err((addr, e)) => {
+                    return fail(service, &format!("cannot listen on {addr} (METRICS_PORT): {e}"));
+                }
+            };
+            servers.push((listener, router::scrape(metrics)));
+            tracing::info!(service, %addr, %metrics_addr, hostname = %config.hostname, "listening");
+        } else {
+            tracing::info!(service, %addr, hostname = %config.hostname, "listening");
+        }
+        match run_all(servers, shutdown_signal(), config.drain_timeout).await {
             Ok(()) => {
                 tracing::info!(service, "stopped");
                 ExitCode::SUCCESS
@@ -131,6 +192,15 @@ pub fn launch(service: &'static str, default_port: u16, build: BuildApp) -> Exit
     });
     telemetry::flush();
     code
+}
+
+/// A listener on `port` of every interface and the address it got (port 0
+/// is any free one), or the address it could not have and why.
+async fn bind(port: u16) -> Result<(TcpListener, SocketAddr), (SocketAddr, std::io::Error)> {
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let listener = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    Ok((listener, bound))
 }
 
 /// One thread by default: on two cores shared by four services and a load

@@ -20,7 +20,9 @@ use reqwest::Url;
 
 use crate::metrics::Metrics;
 use crate::origin::{self, Origin};
-use crate::router::Failure;
+use crate::outcome::FailureReason;
+// Defined below the metrics that count by it; callers look for it here.
+pub use crate::outcome::Outcome;
 
 /// The most an upstream body may hold; a larger one is a fault, not a payload.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -127,52 +129,6 @@ pub enum UpstreamError {
     },
 }
 
-/// How an upstream call ended: the `outcome` label of
-/// `upstream_requests_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// A 2xx body of text.
-    Ok,
-    /// [`UpstreamError::Unreachable`].
-    Unreachable,
-    /// [`UpstreamError::Timeout`].
-    Timeout,
-    /// [`UpstreamError::Status`].
-    Status,
-    /// [`UpstreamError::TooLarge`].
-    TooLarge,
-    /// [`UpstreamError::NotUtf8`].
-    NotUtf8,
-    /// [`UpstreamError::FunctionError`].
-    FunctionError,
-}
-
-impl Outcome {
-    /// Every outcome, in the order of the enum.
-    pub const ALL: [Self; 7] = [
-        Self::Ok,
-        Self::Unreachable,
-        Self::Timeout,
-        Self::Status,
-        Self::TooLarge,
-        Self::NotUtf8,
-        Self::FunctionError,
-    ];
-
-    /// The label value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Unreachable => "unreachable",
-            Self::Timeout => "timeout",
-            Self::Status => "status",
-            Self::TooLarge => "too_large",
-            Self::NotUtf8 => "not_utf8",
-            Self::FunctionError => "function_error",
-        }
-    }
-}
-
 fn detail_suffix(detail: &str) -> String {
     if detail.is_empty() {
         String::new()
@@ -230,7 +186,7 @@ impl axum::response::IntoResponse for UpstreamError {
         let message: Arc<str> = self.to_string().into();
         let origin = [(origin::HEADER, self.origin().header_value())];
         let mut response = (self.status(), origin, message.to_string()).into_response();
-        response.extensions_mut().insert(Failure(message));
+        response.extensions_mut().insert(FailureReason(message));
         response
     }
 }

@@ -19,7 +19,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use migration::mesh::{CallGraph, ENVOY_PROMETHEUS_BIND_ADDR};
+use migration::mesh::{
+    CONTROLLER_POLICY, CallGraph, ENVOY_PROMETHEUS_BIND_ADDR, GATEWAY_POLICY, KV_PREFIX, SPLIT_SERVICE,
+};
+
+use crate::grant::Rule;
 use migration::share::WHOLE;
 
 /// One config entry, as `consul config write` takes it from a file. Only
@@ -284,7 +288,7 @@ pub fn check(graph: &CallGraph, files: &[EntryFile]) -> Vec<String> {
     check_defaults(graph, files, &mut problems);
     check_calls(graph, &intentions, &mut problems);
     check_gateways(graph, files, &mut problems);
-    check_grants(files, &mut problems);
+    check_grants(graph, files, &mut problems);
     check_proxy_defaults(files, &mut problems);
     check_splitters(graph, files, &intentions, &mut problems);
     problems
@@ -436,12 +440,12 @@ fn check_gateways(graph: &CallGraph, files: &[EntryFile], problems: &mut Vec<Str
     }
 }
 
-/// Every service a terminating gateway links needs an ACL policy granting
-/// `service "<name>" { policy = "write" }` (the gateway's role gets it from
-/// `split grant`): without it the gateway has no certificate for the
-/// service and every call to it fails. A policy granting anything else
-/// gives the gateway more than it needs.
-fn check_grants(files: &[EntryFile], problems: &mut Vec<String>) {
+/// The ACL policies in `acl/`, each held to what its holder needs and
+/// nothing more: the terminating gateway's ([`GATEWAY_POLICY`]: service
+/// write on each linked service) and the migration controller's
+/// ([`CONTROLLER_POLICY`]: the rules SYSTEM.md lists). A policy nobody
+/// holds is a problem too.
+fn check_grants(graph: &CallGraph, files: &[EntryFile], problems: &mut Vec<String>) {
     let linked: BTreeSet<&str> = files
         .iter()
         .filter_map(|f| match &f.entry {
@@ -455,26 +459,71 @@ fn check_grants(files: &[EntryFile], problems: &mut Vec<String>) {
         let Entry::AclPolicy(policy) = &file.entry else {
             continue;
         };
-        for rule in &policy.rules {
-            if rule.resource == "service" && rule.access == "write" && linked.contains(rule.segment.as_str())
-            {
-                granted.insert(rule.segment.as_str());
-            } else {
-                problems.push(format!(
-                    "{}: acl-policy/{} grants {} {:?} {:?}: the terminating gateway needs service:write on its linked services ({}) and nothing more",
-                    file.path.display(),
-                    policy.name,
-                    rule.resource,
-                    rule.segment,
-                    rule.access,
-                    linked.iter().copied().collect::<Vec<_>>().join(", ")
-                ));
+        let at = format!("{}: acl-policy/{}", file.path.display(), policy.name);
+        match policy.name.as_str() {
+            GATEWAY_POLICY => {
+                for rule in &policy.rules {
+                    if rule.resource == "service" && rule.access == "write" && linked.contains(rule.segment.as_str()) {
+                        granted.insert(rule.segment.as_str());
+                    } else {
+                        problems.push(format!(
+                            "{at} grants {} {:?} {:?}: the terminating gateway needs service:write on its linked services ({}) and nothing more",
+                            rule.resource,
+                            rule.segment,
+                            rule.access,
+                            linked.iter().copied().collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                }
             }
+            CONTROLLER_POLICY => check_controller_policy(graph, &at, &policy.rules, problems),
+            other => problems.push(format!(
+                "{at}: no holder of a policy named {other:?} is known (acl/ holds {GATEWAY_POLICY}.hcl for the terminating gateway and {CONTROLLER_POLICY}.hcl for the migration controller)"
+            )),
         }
     }
     for service in linked.difference(&granted) {
         problems.push(format!(
             "no ACL policy in acl/ grants service \"{service}\" {{ policy = \"write\" }}: the terminating gateway would have no certificate for {service}, and every call to it would fail"
+        ));
+    }
+}
+
+/// The migration controller's policy: write on the KV prefix its state and
+/// lock live under, write on sessions of exactly one named node, write on
+/// the split service (its `service-splitter`), read on each Lambda it
+/// splits to; nothing else, and each of those present.
+fn check_controller_policy(graph: &CallGraph, at: &str, rules: &[Rule], problems: &mut Vec<String>) {
+    let mut wanted: Vec<(&str, String, &str)> = vec![
+        ("key_prefix", KV_PREFIX.to_owned(), "write"),
+        ("service", SPLIT_SERVICE.to_owned(), "write"),
+    ];
+    wanted.extend(graph.lambdas.iter().map(|l| ("service", (*l).to_owned(), "read")));
+    let mut sessions = 0;
+    for rule in rules {
+        let expected = wanted
+            .iter()
+            .position(|(r, s, a)| *r == rule.resource && *s == rule.segment && *a == rule.access);
+        match expected {
+            Some(i) => drop(wanted.remove(i)),
+            None if rule.resource == "session" && rule.access == "write" && !rule.segment.is_empty() => sessions += 1,
+            None => problems.push(format!(
+                "{at} grants {} {:?} {:?}: the migration controller needs key_prefix {KV_PREFIX:?} write, session \"<node>\" write, service {SPLIT_SERVICE:?} write and read on {}, and nothing more",
+                rule.resource,
+                rule.segment,
+                rule.access,
+                graph.lambdas.join(", ")
+            )),
+        }
+    }
+    if sessions != 1 {
+        problems.push(format!(
+            "{at} grants write on {sessions} session nodes: the controller's session binds to one named node (CONSUL_SESSION_NODE), and its policy names exactly that one"
+        ));
+    }
+    for (resource, segment, access) in wanted {
+        problems.push(format!(
+            "{at} lacks {resource} \"{segment}\" {{ policy = \"{access}\" }}: the migration controller needs it"
         ));
     }
 }
@@ -872,6 +921,51 @@ mod tests {
                 "{rules}: {problems}"
             );
         }
+    }
+
+    const CONTROLLER_RULES: &str = "key_prefix \"greeter-mesh/\" {\n  policy = \"write\"\n}\nsession \"consul-server\" {\n  policy = \"write\"\n}\nservice \"greeter\" {\n  policy = \"write\"\n}\nservice \"greeter-lambda\" {\n  policy = \"read\"\n}\n";
+
+    #[test]
+    fn the_controllers_policy_grants_exactly_what_it_needs() {
+        let mut files = good_set();
+        files.push(file("acl/migration-controller.hcl", CONTROLLER_RULES));
+        assert_eq!(problems_of(&files), "");
+        for (rules, problem) in [
+            (
+                CONTROLLER_RULES.replace("key_prefix \"greeter-mesh/\"", "key_prefix \"\""),
+                "grants key_prefix \"\" \"write\": the migration controller needs",
+            ),
+            (
+                CONTROLLER_RULES.replace(
+                    "\"greeter-lambda\" {\n  policy = \"read\"",
+                    "\"greeter-lambda\" {\n  policy = \"write\"",
+                ),
+                "lacks service \"greeter-lambda\" { policy = \"read\" }",
+            ),
+            (
+                CONTROLLER_RULES.replace("session \"consul-server\"", "session_prefix \"\""),
+                "grants write on 0 session nodes",
+            ),
+            (
+                format!("{CONTROLLER_RULES}node_prefix \"\" {{\n  policy = \"write\"\n}}\n"),
+                "grants node_prefix \"\" \"write\"",
+            ),
+        ] {
+            let mut files = good_set();
+            files.push(file("acl/migration-controller.hcl", &rules));
+            let problems = problems_of(&files);
+            assert!(problems.contains(problem), "{rules}: {problems}");
+        }
+    }
+
+    #[test]
+    fn a_policy_nobody_holds_is_reported() {
+        let mut files = good_set();
+        files.push(file(
+            "acl/everything.hcl",
+            "service_prefix \"\" {\n  policy = \"write\"\n}\n",
+        ));
+        assert_problem(&files, "no holder of a policy named \"everything\" is known");
     }
 
     #[test]

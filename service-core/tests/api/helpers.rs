@@ -7,7 +7,7 @@ use service_core::config::Env;
 use service_core::greeter::{self, Greeter};
 use service_core::metrics::Metrics;
 use service_core::upstream::Client;
-use service_core::{ingress, server, words};
+use service_core::{ingress, router, server, words};
 use tokio::net::TcpListener;
 
 /// The hostnames each service of a test chain prints.
@@ -19,6 +19,8 @@ pub const INGRESS_HOST: &str = "ingress-host";
 /// A service running on a port of its own until the test ends.
 pub struct TestApp {
     pub url: String,
+    /// Where its metrics listener answers, when it has one.
+    pub metrics_url: Option<String>,
 }
 
 impl TestApp {
@@ -44,6 +46,26 @@ pub async fn spawn_app(app: Router) -> TestApp {
     ));
     TestApp {
         url: format!("http://{addr}"),
+        metrics_url: None,
+    }
+}
+
+/// Serves `app` and, on a second listener, `metrics` (as `launch` serves
+/// them on `PORT` and `METRICS_PORT`), both on `127.0.0.1:0`, through the
+/// same `run_all` the binaries use.
+pub async fn spawn_service(app: Router, metrics: Metrics) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_addr = metrics_listener.local_addr().expect("local addr");
+    tokio::spawn(server::run_all(
+        [(listener, app), (metrics_listener, router::scrape(metrics))],
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    TestApp {
+        url: format!("http://{addr}"),
+        metrics_url: Some(format!("http://{metrics_addr}")),
     }
 }
 
@@ -63,28 +85,30 @@ pub fn client(service: &'static str, timeout: Duration) -> Client {
 }
 
 pub async fn spawn_name() -> TestApp {
-    spawn_app(words::app(&words::NAMES, NAME_HOST, Metrics::new("name"))).await
+    let metrics = Metrics::new("name");
+    spawn_service(words::app(&words::NAMES, NAME_HOST, metrics.clone()), metrics).await
 }
 
 pub async fn spawn_greeting() -> TestApp {
-    spawn_app(words::app(
-        &words::GREETINGS,
-        GREETING_HOST,
-        Metrics::new("greeting"),
-    ))
-    .await
+    let metrics = Metrics::new("greeting");
+    let app = words::app(&words::GREETINGS, GREETING_HOST, metrics.clone());
+    spawn_service(app, metrics).await
 }
 
 pub async fn spawn_greeter(greeting_url: &str, name_url: &str, timeout: Duration) -> TestApp {
     let env = Env::from_pairs([("GREETING_URL", greeting_url), ("NAME_URL", name_url)]);
-    let greeter = Greeter::from_env(&env, client("greeter", timeout)).expect("greeter config");
-    spawn_app(greeter::app(greeter, GREETER_HOST)).await
+    let client = client("greeter", timeout);
+    let metrics = client.metrics().clone();
+    let greeter = Greeter::from_env(&env, client).expect("greeter config");
+    spawn_service(greeter::app(greeter, GREETER_HOST), metrics).await
 }
 
 pub async fn spawn_ingress(greeter_url: &str, timeout: Duration) -> TestApp {
     let env = Env::from_pairs([("GREETER_URL", greeter_url)]);
     let client = client("ingress", timeout);
-    spawn_app(ingress::app_from_env(&env, client, INGRESS_HOST).expect("ingress config")).await
+    let metrics = client.metrics().clone();
+    let app = ingress::app_from_env(&env, client, INGRESS_HOST).expect("ingress config");
+    spawn_service(app, metrics).await
 }
 
 /// The four services wired together, as in the demo.

@@ -7,4 +7,5 @@ mod chain;
 mod faults;
 mod helpers;
 mod metrics;
+mod shutdown;
 mod telemetry;

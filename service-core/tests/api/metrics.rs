@@ -1,5 +1,6 @@
-//! `GET /metrics`: what promtool accepts, and counts that match the
-//! requests sent, exactly, for every upstream outcome.
+//! `GET /metrics` on the metrics listener: what promtool accepts, counts
+//! that match the requests sent, exactly, for every upstream outcome; and
+//! the service's own port, where `/metrics` is only the payload's path.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -61,7 +62,8 @@ fn value(text: &str, series: &str) -> f64 {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let response = reqwest::get(format!("{}/metrics", app.url)).await.unwrap();
+    let metrics_url = app.metrics_url.as_ref().expect("a metrics listener");
+    let response = reqwest::get(format!("{metrics_url}/metrics")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -111,8 +113,9 @@ async fn every_services_metrics_pass_promtool_and_count_what_was_sent() {
         ),
         2.0
     );
-    // The scrape itself is the one in flight.
-    assert_eq!(value(&text, "http_requests_in_flight"), 1.0);
+    // A scrape is no request of the service's: not in flight, not counted.
+    assert_eq!(value(&text, "http_requests_in_flight"), 0.0);
+    assert!(!text.contains("route=\"/metrics\""), "{text}");
     assert!(
         text.contains("build_info{service=\"ingress\",version=\""),
         "{text}"
@@ -291,11 +294,46 @@ async fn ingress_counts_each_upstream_outcome_exactly() {
 }
 
 #[tokio::test]
-async fn with_metrics_off_nothing_is_counted_and_metrics_says_so() {
+async fn the_public_port_answers_metrics_with_the_payload_and_the_metrics_port_only_metrics() {
+    let chain = spawn_chain().await;
+    let payload = regex::Regex::new(&format!(
+        "^From {INGRESS_HOST}: From {GREETER_HOST}: {}$",
+        greeting_and_name_pattern()
+    ))
+    .unwrap();
+
+    let (status, body) = chain.ingress.get("/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        payload.is_match(&body),
+        "GET /metrics on ingress's port: {body:?}"
+    );
+
+    let metrics = TestApp {
+        url: chain.ingress.metrics_url.clone().unwrap(),
+        metrics_url: None,
+    };
+    for path in ["/", "/health", "/anything"] {
+        assert_eq!(metrics.get(path).await.0, 404, "{path} on the metrics port");
+    }
+    let text = scrape(&chain.ingress).await;
+    // `/metrics` on the public port was a payload request like any other.
+    let requests = "http_requests_total{route=\"/{*path}\",method=\"GET\",status=\"200\"}";
+    assert_eq!(value(&text, requests), 1.0);
+    assert_eq!(
+        value(
+            &text,
+            "upstream_requests_total{upstream=\"greeter\",outcome=\"ok\"}"
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn with_metrics_off_nothing_is_counted_and_metrics_is_the_payload() {
     let name = spawn_app(words::app(&words::NAMES, NAME_HOST, Metrics::off())).await;
     assert_eq!(name.get("/").await.0, 200);
-    assert_eq!(
-        name.get("/metrics").await,
-        (404, "metrics are off (METRICS=off)".to_owned())
-    );
+    let (status, body) = name.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.ends_with(&format!(" ({NAME_HOST})")), "{body}");
 }

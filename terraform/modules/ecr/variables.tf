@@ -1,5 +1,5 @@
 variable "repositories" {
-  description = "Names of the private ECR repositories to create: the four ECS services and the Lambda registrator's copy."
+  description = "Names of the private ECR repositories to create: the four ECS services, split (the migration controller) and the Lambda registrator's copy."
   type        = set(string)
 
   validation {

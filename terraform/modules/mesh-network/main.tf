@@ -1,9 +1,12 @@
 # Security groups of the mesh. Every mesh task (the four services, the
 # gateways, the ACL controller) and the Lambda registrator share `mesh`:
-# members reach each other on any port, as Envoy sidecars listen on ports
-# Consul picks. greeter-lambda gets `lambda`: nothing comes in, and it goes out
-# only to AWS APIs (443) here; mesh-gateway-lb opens its way to the mesh
-# gateway's load balancer.
+# members reach each other's Envoy only, on the ports the mesh uses (each
+# sidecar's public listener and the gateways' port). The apps' own ports
+# stay closed to other members: their sidecars reach them on localhost, the
+# ingress ALB and Prometheus are let in on their ports by their own modules,
+# and the services' metrics port only by Prometheus. greeter-lambda gets
+# `lambda`: nothing comes in, and it goes out only to AWS APIs (443) here;
+# mesh-gateway-lb opens its way to the mesh gateway's load balancer.
 
 locals {
   # Consul's HTTP, HTTPS, gRPC and gRPC-TLS ports, which dataplanes, the
@@ -19,10 +22,14 @@ resource "aws_security_group" "mesh" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "mesh_from_mesh" {
+  for_each = var.mesh_ports
+
   security_group_id            = aws_security_group.mesh.id
-  description                  = "Mesh members: sidecars, gateways and the controller"
+  description                  = "Mesh members to ${each.key} (${each.value})"
   referenced_security_group_id = aws_security_group.mesh.id
-  ip_protocol                  = "-1"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value
+  to_port                      = each.value
 }
 
 resource "aws_vpc_security_group_egress_rule" "mesh_out" {
@@ -33,8 +40,12 @@ resource "aws_vpc_security_group_egress_rule" "mesh_out" {
   ip_protocol       = "-1"
 }
 
+# The dev server's group admits the mesh; servers of your own admit this
+# VPC by their own rules (docs/aws.md).
 resource "aws_vpc_security_group_ingress_rule" "consul_from_mesh" {
-  security_group_id            = var.consul_server_security_group_id
+  count = length(var.consul_server_security_group_ids)
+
+  security_group_id            = var.consul_server_security_group_ids[count.index]
   description                  = "Consul HTTP(S) and gRPC from the mesh"
   referenced_security_group_id = aws_security_group.mesh.id
   ip_protocol                  = "tcp"

@@ -14,6 +14,11 @@ output "lambda_egress" {
 }
 
 output "consul_server_ports" {
-  description = "The TCP port range the Consul server admits from the mesh."
-  value       = "${aws_vpc_security_group_ingress_rule.consul_from_mesh.from_port}-${aws_vpc_security_group_ingress_rule.consul_from_mesh.to_port}"
+  description = "The TCP port range the Consul server admits from the mesh (null when its servers are beyond the VPC)."
+  value       = one([for r in aws_vpc_security_group_ingress_rule.consul_from_mesh : "${r.from_port}-${r.to_port}"])
+}
+
+output "mesh_admits" {
+  description = "What the mesh group admits from its own members, as PROTOCOL:FROM-TO."
+  value       = toset([for r in aws_vpc_security_group_ingress_rule.mesh_from_mesh : "${r.ip_protocol}:${r.from_port}-${r.to_port}"])
 }

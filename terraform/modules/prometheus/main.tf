@@ -2,18 +2,26 @@
 # metrics judge that run on the local stack run against AWS too. It finds
 # its targets in Consul's catalog (consul_sd_configs): every Envoy of the
 # mesh on the port proxy-defaults opens (consul/proxy-defaults.hcl), and
-# each service's own GET /metrics on its port. Its HTTP API and UI are a
+# each service's own GET /metrics on its metrics port; tasks outside the
+# mesh by DNS (dns_sd_jobs, e.g. Cloud Map names). Its HTTP API and UI are a
 # listener of the ingress ALB on their own port, which admits ingress_cidrs
-# only; inside the VPC nothing but that ALB reaches it.
+# only; inside the VPC, that ALB and the groups named in callers (through
+# the Cloud Map name, if given) reach it.
 
 locals {
   # The anonymous token reads the catalog: consul-ecs's controller gives it
   # service_prefix and node_prefix read (mesh gateways need that), so
-  # Prometheus holds no Consul token.
+  # Prometheus holds no Consul token. The datacenter is named: without it
+  # Prometheus first asks /v1/agent/self, which takes agent:read that token
+  # lacks, and retries forever with no target.
   consul_sd = {
     server     = "${var.consul_server}:${var.consul_https_port}"
+    datacenter = var.consul_datacenter
     scheme     = "https"
-    tls_config = { ca_file = "/prometheus/consul-ca.pem" }
+    tls_config = merge(
+      { ca_file = "/prometheus/consul-ca.pem" },
+      var.consul_tls_server_name == "" ? {} : { server_name = var.consul_tls_server_name },
+    )
   }
   # Envoy's Prometheus listener answers /metrics only. Each Envoy is found
   # at its task's address.
@@ -50,16 +58,24 @@ locals {
     },
   ]
   # Each service as a job of its name, as in the compose stack; Consul holds
-  # the app's own address and port, where it serves GET /metrics.
-  service_jobs = [for service in sort(keys(var.service_ports)) : {
+  # the app's address, where it serves GET /metrics on the metrics port (its
+  # serving port answers the payload only).
+  service_jobs = [for service in sort(var.services) : {
     job_name          = service
     metrics_path      = "/metrics"
     consul_sd_configs = [merge(local.consul_sd, { services = [service] })]
     relabel_configs = [{
       source_labels = ["__meta_consul_service_address"]
       target_label  = "__address__"
-      replacement   = "$1:${var.service_ports[service]}"
+      replacement   = "$1:${var.metrics_port}"
     }]
+  }]
+  # Tasks Consul's catalog does not list, found by their DNS A records.
+  dns_jobs = [for job in sort(keys(var.dns_sd_jobs)) : {
+    job_name        = job
+    metrics_path    = "/metrics"
+    dns_sd_configs  = [{ names = var.dns_sd_jobs[job].names, type = "A", port = var.dns_sd_jobs[job].port, refresh_interval = "10s" }]
+    relabel_configs = [{ source_labels = ["__meta_dns_name"], target_label = "dns_name" }]
   }]
   config = {
     global = { scrape_interval = var.scrape_interval, evaluation_interval = var.scrape_interval }
@@ -67,6 +83,7 @@ locals {
       [{ job_name = "prometheus", static_configs = [{ targets = ["localhost:${local.port}"] }] }],
       local.envoy_jobs,
       local.service_jobs,
+      local.dns_jobs,
     )
   }
   config_yaml = yamlencode(local.config)
@@ -97,7 +114,7 @@ resource "aws_vpc_security_group_ingress_rule" "prometheus_from_lb" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "prometheus_out" {
-  for_each = toset([for p in distinct(concat([var.envoy_metrics_port], values(var.service_ports))) : tostring(p)])
+  for_each = toset([for p in distinct([var.envoy_metrics_port, var.metrics_port]) : tostring(p)])
 
   security_group_id            = aws_security_group.prometheus.id
   description                  = "Scrapes the mesh tasks on ${each.key}"
@@ -118,17 +135,34 @@ resource "aws_vpc_security_group_ingress_rule" "targets_from_prometheus" {
   to_port                      = each.value.to_port
 }
 
+# Consul's servers by their group (the dev server, in this VPC) or by the
+# blocks they are in (servers of your own, beyond it).
 resource "aws_vpc_security_group_egress_rule" "prometheus_to_consul" {
+  count = length(var.consul_server_security_group_ids)
+
   security_group_id            = aws_security_group.prometheus.id
   description                  = "Consul's catalog over HTTPS"
-  referenced_security_group_id = var.consul_server_security_group_id
+  referenced_security_group_id = var.consul_server_security_group_ids[count.index]
   ip_protocol                  = "tcp"
   from_port                    = var.consul_https_port
   to_port                      = var.consul_https_port
 }
 
+resource "aws_vpc_security_group_egress_rule" "prometheus_to_consul_cidrs" {
+  for_each = toset(var.consul_cidrs)
+
+  security_group_id = aws_security_group.prometheus.id
+  description       = "Consul's catalog over HTTPS, on servers in ${each.key}"
+  cidr_ipv4         = each.key
+  ip_protocol       = "tcp"
+  from_port         = var.consul_https_port
+  to_port           = var.consul_https_port
+}
+
 resource "aws_vpc_security_group_ingress_rule" "consul_from_prometheus" {
-  security_group_id            = var.consul_server_security_group_id
+  count = length(var.consul_server_security_group_ids)
+
+  security_group_id            = var.consul_server_security_group_ids[count.index]
   description                  = "${var.name}'s Prometheus reads the catalog"
   referenced_security_group_id = aws_security_group.prometheus.id
   ip_protocol                  = "tcp"
@@ -286,6 +320,13 @@ resource "aws_ecs_service" "prometheus" {
     security_groups = [aws_security_group.prometheus.id]
   }
 
+  dynamic "service_registries" {
+    for_each = aws_service_discovery_service.prometheus
+    content {
+      registry_arn = service_registries.value.arn
+    }
+  }
+
   load_balancer {
     target_group_arn = aws_lb_target_group.prometheus.arn
     container_name   = "prometheus"
@@ -293,4 +334,23 @@ resource "aws_ecs_service" "prometheus" {
   }
 
   depends_on = [aws_lb_listener.prometheus]
+}
+
+# prometheus.<namespace>: how tasks in the VPC reach the API (the migration
+# controller's judge), without the ALB, which admits ingress_cidrs only.
+resource "aws_service_discovery_service" "prometheus" {
+  count = var.service_discovery_namespace == null ? 0 : 1
+
+  name = "prometheus"
+  tags = var.tags
+
+  dns_config {
+    namespace_id   = var.service_discovery_namespace.id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      ttl  = 10
+      type = "A"
+    }
+  }
 }

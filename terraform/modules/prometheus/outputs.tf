@@ -49,3 +49,22 @@ output "scrapes" {
   description = "The ports Prometheus may reach on the mesh tasks, as the targets' group admits them."
   value       = toset([for r in aws_vpc_security_group_ingress_rule.targets_from_prometheus : r.from_port])
 }
+
+output "url_in_vpc" {
+  description = "Prometheus's API for tasks in the VPC, by its Cloud Map name (null without service_discovery_namespace); their groups must be admitted on port (see the migration-controller module)."
+  value       = var.service_discovery_namespace == null ? null : "http://prometheus.${var.service_discovery_namespace.name}:${local.port}"
+}
+
+output "port" {
+  description = "The port the task serves its API on."
+  value       = local.port
+}
+
+output "consul_egress" {
+  description = "Where Prometheus may go for Consul's catalog: the servers' group, or their CIDR blocks, with the HTTPS port."
+  value = {
+    security_groups = toset(aws_vpc_security_group_egress_rule.prometheus_to_consul[*].referenced_security_group_id)
+    cidrs           = toset([for r in aws_vpc_security_group_egress_rule.prometheus_to_consul_cidrs : r.cidr_ipv4])
+    port            = var.consul_https_port
+  }
+}

@@ -58,15 +58,53 @@ variable "consul_https_port" {
   description = "Consul's HTTPS port."
   type        = number
   default     = 8501
+
+  validation {
+    condition     = var.consul_https_port > 0 && var.consul_https_port < 65536
+    error_message = "consul_https_port must be a TCP port, e.g. 8501."
+  }
 }
 
-variable "consul_server_security_group_id" {
-  description = "The Consul server's security group, opened to Prometheus on the HTTPS port."
+variable "consul_datacenter" {
+  description = "Consul's datacenter, named in every consul_sd_config: without it Prometheus asks /v1/agent/self first, which takes agent:read the anonymous token lacks, and finds no target."
   type        = string
 
   validation {
-    condition     = can(regex("^sg-[0-9a-f]+$", var.consul_server_security_group_id))
-    error_message = "consul_server_security_group_id must be a security group ID (sg-...)."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.consul_datacenter))
+    error_message = "consul_datacenter must be a Consul datacenter name such as dc1."
+  }
+}
+
+variable "consul_tls_server_name" {
+  description = "The name Consul's certificate carries, if consul_server is not in it (e.g. server.dc1.consul); empty: consul_server."
+  type        = string
+  default     = ""
+}
+
+variable "consul_server_security_group_ids" {
+  description = "The Consul servers' security group, in this VPC, opened to Prometheus on the HTTPS port (the dev server's): one ID, or none for servers beyond the VPC (consul_cidrs). A list, so that its length is known before the group exists."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.consul_server_security_group_ids) <= 1 && alltrue([for g in var.consul_server_security_group_ids : can(regex("^sg-[0-9a-f]+$", g))])
+    error_message = "consul_server_security_group_ids must hold at most one security group ID (sg-...)."
+  }
+
+  validation {
+    condition     = (length(var.consul_server_security_group_ids) == 0) != (length(var.consul_cidrs) == 0)
+    error_message = "Name Consul's servers one way: consul_server_security_group_ids (in this VPC) or consul_cidrs (beyond it)."
+  }
+}
+
+variable "consul_cidrs" {
+  description = "The IPv4 blocks Consul's servers are in, when they are beyond this VPC (servers of your own): Prometheus goes out to them on the HTTPS port. Empty with consul_server_security_group_ids."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.consul_cidrs : can(cidrnetmask(c)) && c != "0.0.0.0/0"])
+    error_message = "consul_cidrs must be IPv4 CIDR blocks such as 10.20.0.0/24, not 0.0.0.0/0."
   }
 }
 
@@ -81,7 +119,7 @@ variable "consul_ca_cert_secret_arn" {
 }
 
 variable "target_security_group_id" {
-  description = "The mesh tasks' security group, opened to Prometheus on the Envoy metrics port and each service's port."
+  description = "The mesh tasks' security group, opened to Prometheus on the Envoy metrics port and the services' metrics port."
   type        = string
 
   validation {
@@ -112,14 +150,48 @@ variable "envoy_metrics_port" {
   default     = 9102
 }
 
-variable "service_ports" {
-  description = "Each service scraped at GET /metrics on its own port, as a job of its name, e.g. { ingress = 8080, greeter = 3000 }."
-  type        = map(number)
+variable "services" {
+  description = "The Consul services scraped at GET /metrics on metrics_port, each as a job of its name, e.g. [\"ingress\", \"greeter\"]."
+  type        = list(string)
 
   validation {
-    condition     = length(var.service_ports) > 0 && alltrue([for p in values(var.service_ports) : p > 0 && p < 65536])
-    error_message = "service_ports must map at least one service to a TCP port."
+    condition     = length(var.services) > 0 && alltrue([for s in var.services : can(regex("^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$", s))])
+    error_message = "services must name at least one Consul service, in lower case, e.g. greeter."
   }
+}
+
+variable "metrics_port" {
+  description = "Where every service serves GET /metrics (METRICS_PORT), a listener apart from the one its callers reach."
+  type        = number
+  default     = 9464
+
+  validation {
+    condition     = var.metrics_port > 0 && var.metrics_port < 65536
+    error_message = "metrics_port must be a TCP port, e.g. 9464."
+  }
+}
+
+variable "dns_sd_jobs" {
+  description = "Jobs for tasks Consul's catalog does not list, found by DNS A records (e.g. Cloud Map names) and scraped at GET /metrics on port: job name => { names, port }. Their security groups admit Prometheus themselves, by this module's security_group_id."
+  type = map(object({
+    names = list(string)
+    port  = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for j in values(var.dns_sd_jobs) : length(j.names) > 0 && j.port > 0 && j.port < 65536])
+    error_message = "each of dns_sd_jobs needs at least one DNS name and a TCP port."
+  }
+}
+
+variable "service_discovery_namespace" {
+  description = "A Cloud Map private DNS namespace ({ id, name }) to register Prometheus in as prometheus.<name>, so that tasks in the VPC reach its API (url_in_vpc). null: none."
+  type = object({
+    id   = string
+    name = string
+  })
+  default = null
 }
 
 variable "load_balancer_arn" {

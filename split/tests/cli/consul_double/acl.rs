@@ -85,15 +85,47 @@ pub struct Token {
     pub rules: Option<Vec<Rule>>,
 }
 
-/// The controller's policy, as the brief and
-/// `consul/acl/migration-controller.hcl` give it.
+/// The controller's policy, read from `consul/acl/migration-controller.hcl`
+/// itself: the token the store is tested with holds exactly the rules
+/// users create their token with, its session rule naming `node`.
 pub fn controller_rules(node: &str) -> Vec<Rule> {
-    vec![
-        Rule::prefix("key", "greeter-mesh/", Access::Write),
-        Rule::exact("session", node, Access::Write),
-        Rule::exact("service", "greeter", Access::Write),
-        Rule::exact("service", "greeter-lambda", Access::Read),
-    ]
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../consul/acl/migration-controller.hcl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let policy = split::grant::PolicyFile::parse(&path, &text).unwrap();
+    policy
+        .rules
+        .iter()
+        .map(|rule| {
+            let access = match rule.access.as_str() {
+                "write" => Access::Write,
+                "read" => Access::Read,
+                _ => Access::Deny,
+            };
+            let (resource, prefix) = match rule.resource.strip_suffix("_prefix") {
+                Some(resource) => (resource, true),
+                None => (rule.resource.as_str(), false),
+            };
+            let resource: &'static str = match resource {
+                "key" => "key",
+                "session" => "session",
+                "service" => "service",
+                "node" => "node",
+                other => panic!("{}: a rule on {other} the double does not judge", path.display()),
+            };
+            // The file names the ECS dev server's node; the double's may differ.
+            let segment = if resource == "session" {
+                node
+            } else {
+                rule.segment.as_str()
+            };
+            if prefix {
+                Rule::prefix(resource, segment, access)
+            } else {
+                Rule::exact(resource, segment, access)
+            }
+        })
+        .collect()
 }
 
 /// What a request needs: `resource:access` on `name`.

@@ -70,6 +70,30 @@ variable "log_configuration" {
   default     = null
 }
 
+variable "skip_server_watch" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "tls_server_name" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "http_config" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "grpc_config" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
 resource "terraform_data" "names" {
   input = {
     # Task family, task and execution roles and policy. Its ECS service,

@@ -82,14 +82,38 @@ variable "lb_ingress_rule_cidr_blocks" {
   default     = null
 }
 
+variable "datacenter" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "node_name" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "service_discovery_namespace" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+locals {
+  datacenter = coalesce(var.datacenter, "dc1")
+  # Its Cloud Map namespace: service_discovery_namespace, or the datacenter's.
+  namespace = coalesce(var.service_discovery_namespace, local.datacenter)
+}
+
 resource "terraform_data" "names" {
   input = {
     # ECS service and task family, Cloud Map service, ALB and target group: name;
     # then its secrets, IAM roles and policy and security groups. The Cloud Map
-    # namespace is the datacenter's, dc1, a private namespace of the copy's VPC.
+    # namespace is service_discovery_namespace, or else the datacenter's (dc1 by default).
     aws_names = [
       var.name, "${var.name}-ca-key", "${var.name}-ca-cert", "${var.name}-bootstrap-token",
-      "${var.name}_execution", "${var.name}_task", "${var.name}-lb-sg", "${var.name}-ecs-sg", "dc1",
+      "${var.name}_execution", "${var.name}_task", "${var.name}-lb-sg", "${var.name}-ecs-sg", local.namespace,
     ]
     paths = []
   }
@@ -102,7 +126,7 @@ output "security_group_id" {
 
 output "server_dns" {
   description = "A value of the real output's form."
-  value       = "${var.name}.dc1"
+  value       = "${var.name}.${local.namespace}"
 }
 
 output "ca_cert_arn" {

@@ -130,6 +130,30 @@ variable "additional_task_role_policies" {
   default     = null
 }
 
+variable "skip_server_watch" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "tls_server_name" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "http_config" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "grpc_config" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
 resource "terraform_data" "names" {
   input = {
     # Task family, task and execution roles and their policies. Its ECS

@@ -82,6 +82,30 @@ variable "container_definitions" {
   default     = null
 }
 
+variable "skip_server_watch" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "tls_server_name" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "http_config" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
+variable "grpc_config" {
+  description = "As the registry module's."
+  type        = any
+  default     = null
+}
+
 resource "terraform_data" "names" {
   input = {
     # Task family, task and execution roles and their policies.
@@ -93,4 +117,10 @@ resource "terraform_data" "names" {
 output "task_definition_arn" {
   description = "A value of the real output's form."
   value       = "arn:aws:ecs:us-east-1:123456789012:task-definition/${var.family}:1"
+}
+
+# Not a name: what the composition gives each app container, for
+# scripts/test-terraform's checks of the plan (PORT, METRICS_PORT, ...).
+resource "terraform_data" "app_environment" {
+  input = { for c in var.container_definitions : c.name => { for e in c.environment : e.name => e.value } }
 }

@@ -1,5 +1,6 @@
 # Test scaffolding: stand-ins for the mesh's and the Consul server's security
-# groups, and for the secret holding Consul's CA.
+# groups, for the secret holding Consul's CA, and for the copy's Cloud Map
+# namespace.
 variable "vpc_id" {
   description = "The fixture VPC."
   type        = string
@@ -34,4 +35,14 @@ output "consul_security_group_id" {
 output "ca_secret_arn" {
   description = "The CA secret stand-in."
   value       = aws_secretsmanager_secret.ca.arn
+}
+
+resource "aws_service_discovery_private_dns_namespace" "stand_in" {
+  name = "prom-test.internal"
+  vpc  = var.vpc_id
+}
+
+output "namespace" {
+  description = "The Cloud Map namespace stand-in."
+  value       = { id = aws_service_discovery_private_dns_namespace.stand_in.id, name = aws_service_discovery_private_dns_namespace.stand_in.name }
 }
