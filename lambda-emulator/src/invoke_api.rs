@@ -520,7 +520,8 @@ mod tests {
     #[test]
     fn trace_ids_are_xray_headers() {
         let pattern =
-            regex_lite::Regex::new("^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$").unwrap();
+            regex_lite::Regex::new("^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$")
+                .unwrap();
         assert!(pattern.is_match(&new_trace_id()), "{}", new_trace_id());
     }
 
