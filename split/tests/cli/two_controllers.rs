@@ -191,20 +191,7 @@ async fn a_leader_killed_mid_step_is_replaced_and_the_migration_completes_once()
     tokio::task::block_in_place(|| a.child.kill().unwrap());
     b.logged("b leads").await;
     let done = until(&store, "ended", Record::is_ended).await;
-    assert!(
-        matches!(
-            done.machine.phase,
-            Phase::Ended {
-                ending: Conclusion::Succeeded,
-                ..
-            }
-        ),
-        "{:?}",
-        done.history
-    );
-    assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
-    assert!(consul.lock().unwrap().problems.is_empty());
-    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
+    assert_b_finished_writing_each_share_once(&done, &consul);
 
     // status, read from the store by another process.
     let out = rollout(&["status"], dir.path()).await;
@@ -333,21 +320,7 @@ async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() 
     crate::consul_double::Consul::advance(&consul, Duration::from_secs(2 * 10 + 15 + 1));
     b.logged("b leads").await;
     let done = until(&store, "ended", Record::is_ended).await;
-    assert!(
-        matches!(
-            done.machine.phase,
-            Phase::Ended {
-                ending: Conclusion::Succeeded,
-                ..
-            }
-        ),
-        "{:?}",
-        done.history
-    );
-    assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
-    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
-    let problems = consul.lock().unwrap().problems.clone();
-    assert!(problems.is_empty(), "{problems:?}");
+    assert_b_finished_writing_each_share_once(&done, &consul);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -466,4 +439,24 @@ async fn a_store_that_cannot_be_reached_or_refuses_is_exit_1_naming_why() {
         consul.lock().unwrap().kv_value(state).is_none(),
         "nothing was written"
     );
+}
+
+/// The migration succeeded, `b` (the standby) finished it, and the split
+/// was written 20 then 100, each once, with nothing the double refused.
+fn assert_b_finished_writing_each_share_once(done: &Record, consul: &crate::consul_double::Shared) {
+    assert!(
+        matches!(
+            done.machine.phase,
+            Phase::Ended {
+                ending: Conclusion::Succeeded,
+                ..
+            }
+        ),
+        "{:?}",
+        done.history
+    );
+    assert_eq!(weights(consul), [20.0, 100.0], "nothing written twice");
+    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
+    let problems = consul.lock().unwrap().problems.clone();
+    assert!(problems.is_empty(), "{problems:?}");
 }
