@@ -15,22 +15,34 @@ usage() {
   exit "${1:-2}"
 }
 
-# A word as the shell reads it: as is when that is safe, else quoted.
+# A word as the shell reads it: as is when that is safe, else quoted, in
+# single quotes when it holds none.
 quote() {
-  if [[ "$1" =~ ^[A-Za-z0-9_./:=,@+%-]+$ ]]; then printf '%s' "$1"; else printf '%q' "$1"; fi
+  if [[ "$1" =~ ^[A-Za-z0-9_./:=,@+%-]+$ ]]; then
+    printf '%s' "$1"
+  elif [[ "$1" != *"'"* ]]; then
+    printf "'%s'" "$1"
+  else
+    printf '%q' "$1"
+  fi
+}
+
+# Words as one command line, each quoted as the shell reads it: to build a
+# line for `run` out of several commands (a pipe).
+line() {
+  local out='' word
+  for word in "$@"; do out+="${out:+ }$(quote "$word")"; done
+  printf '%s' "$out"
 }
 
 # Prints a command line and runs it unless --dry-run. Several words are
 # quoted one by one; a single argument is a whole line (a pipe, `||`) whose
 # words are quoted already.
 run() {
-  local line=$1 word
-  if [ $# -gt 1 ]; then
-    line=
-    for word in "$@"; do line+="${line:+ }$(quote "$word")"; done
-  fi
-  printf '+ %s\n' "$line"
-  "$dry_run" || eval "$line"
+  local cmd=$1
+  if [ $# -gt 1 ]; then cmd=$(line "$@"); fi
+  printf '+ %s\n' "$cmd"
+  "$dry_run" || eval "$cmd"
 }
 
 # Reads one output of a Terraform folder; it changes nothing, so it runs even

@@ -67,7 +67,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use regex::Regex;
+use regex_lite::Regex;
 use service_core::router::{HEALTHY, new_request_id};
 
 use crate::config::Config;
@@ -511,7 +511,7 @@ mod tests {
     #[test]
     fn request_ids_look_like_lambdas() {
         let pattern =
-            regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap();
+            regex_lite::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$").unwrap();
         let request_id = || new_request_id().to_str().unwrap().to_owned();
         assert!(pattern.is_match(&request_id()));
         assert_ne!(request_id(), request_id());
@@ -520,7 +520,8 @@ mod tests {
     #[test]
     fn trace_ids_are_xray_headers() {
         let pattern =
-            regex::Regex::new("^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$").unwrap();
+            regex_lite::Regex::new("^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$")
+                .unwrap();
         assert!(pattern.is_match(&new_trace_id()), "{}", new_trace_id());
     }
 

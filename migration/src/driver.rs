@@ -15,7 +15,7 @@
 //!   rollback it reads the live split: the stored intent already written,
 //!   it goes on; the share before it still there, it writes again;
 //!   anything else is someone else's, and it stops with nothing written
-//!   ([`crate::machine::Ending::Overridden`]), saying who holds what. A
+//!   ([`crate::machine::Conclusion::Overridden`]), saying who holds what. A
 //!   Prometheus window is counted from the moment stored when its first
 //!   count was taken ([`Record::counted_from`]), so a window that outlives
 //!   its leader loses nothing and counts nothing twice; a probe window
@@ -246,6 +246,11 @@ impl<S: Store> Keeper<'_, S> {
             // rather than guess.
             Err(refusal) => return Err(Stop::Overtaken(refusal.to_string())),
         };
+        // The same again (the confirm webhook's same refusal): nothing to
+        // store or tell.
+        if next == self.record.machine {
+            return Ok(());
+        }
         self.transition(next, by, what);
         self.save().await
     }
@@ -622,12 +627,20 @@ impl<S: Store> Driver<'_, S> {
             metrics: self.metrics.clone(),
             published: self.published,
         };
-        let hooks = match (
+        let prometheus = match &plan.judge {
+            crate::plan::Judge::Prometheus { url, .. } => {
+                Prometheus::new(url.clone(), plan.timeout).map(Some)
+            }
+            crate::plan::Judge::Probes => Ok(None),
+        };
+        let clients = (
             service_core::upstream::Client::new(plan.timeout),
             webhook::client(),
-        ) {
-            (Ok(client), Ok(hooks)) => (client, hooks),
-            (Err(e), _) | (_, Err(e)) => {
+            prometheus,
+        );
+        let (client, hooks, prometheus) = match clients {
+            (Ok(client), Ok(hooks), Ok(prometheus)) => (client, hooks, prometheus),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 let why = format!("cannot build the HTTP client: {e}");
                 keeper
                     .apply(Event::Error(why), self.lead.holder(), "no HTTP client".to_owned())
@@ -635,27 +648,23 @@ impl<S: Store> Driver<'_, S> {
                 return Ok(keeper.record);
             }
         };
-        let prometheus = match &plan.judge {
-            crate::plan::Judge::Prometheus { url, .. } => Prometheus::new(url.clone(), plan.timeout).ok(),
-            crate::plan::Judge::Probes => None,
-        };
         keeper.events = keeper
             .record
             .webhooks
             .event_url
             .clone()
-            .map(|url| Events::start(hooks.1.clone(), url, self.metrics.clone()));
+            .map(|url| Events::start(hooks.clone(), url, self.metrics.clone()));
         let mut actor = Actor {
             target: self.target,
             windows: Windows {
                 plan: &plan,
-                client: hooks.0,
+                client,
                 prometheus,
                 progress: self.progress,
             },
             lead: self.lead,
             progress: self.progress,
-            hooks: hooks.1,
+            hooks,
             metrics: self.metrics,
         };
         run(&mut keeper, &mut actor, interrupted, shutdown).await?;

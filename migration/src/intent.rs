@@ -152,7 +152,7 @@ mod tests {
     async fn start_replaces_an_ended_migration() {
         let store = MemoryStore::default();
         let over = record(Phase::Ended {
-            ending: crate::machine::Ending::Succeeded,
+            ending: crate::machine::Conclusion::Succeeded,
             why: "done".into(),
         });
         store.write(&over.encode(), 0).await.unwrap();

@@ -20,7 +20,7 @@
 //! | `writing` | Progressing (Promoting at 100 %) | | the intent to write a step's share |
 //! | `holding` | Progressing (Promoting at 100 %) | analysis | a step's window, then its verdict |
 //! | `rolling_back` | Failed (rolling back) | abort | the intent to write the share back |
-//! | `ended` | Succeeded or Failed | Healthy or Degraded | see [`Ending`] |
+//! | `ended` | Succeeded or Failed | Healthy or Degraded | see [`Conclusion`] |
 //!
 //! A pause blocks moving forward only: a window in progress is still held
 //! and judged, and a failed one still rolls back. An abort rolls back to
@@ -92,14 +92,14 @@ pub enum Phase {
         /// migration's own.
         from: Vec<Share>,
         /// How the migration ends once written.
-        ending: Ending,
+        ending: Conclusion,
         /// Why, in one line.
         why: String,
     },
     /// Over.
     Ended {
         /// How.
-        ending: Ending,
+        ending: Conclusion,
         /// Why, in one line.
         why: String,
     },
@@ -152,7 +152,7 @@ impl Phase {
             Self::Writing { .. } | Self::Holding { .. } => "Progressing",
             Self::RollingBack { .. } => "Failed",
             Self::Ended {
-                ending: Ending::Succeeded,
+                ending: Conclusion::Succeeded,
                 ..
             } => "Succeeded",
             Self::Ended { .. } => "Failed",
@@ -168,7 +168,7 @@ impl Phase {
 /// How a migration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Ending {
+pub enum Conclusion {
     /// Every step passed.
     Succeeded,
     /// A step failed; the share went back (to 0, or the last passed step).
@@ -188,7 +188,7 @@ pub enum Ending {
     Interrupted,
 }
 
-impl Ending {
+impl Conclusion {
     /// The ending's name, as [`Phase::name`] gives it.
     pub fn name(self) -> &'static str {
         match self {
@@ -371,7 +371,7 @@ impl Machine {
                 return Some(Err(Refusal::AlreadyRollingBack));
             }
             (_, Event::Abort) => {
-                next.phase = self.back_to(Share::ZERO, Ending::Aborted, "aborted: back to 0%".to_owned());
+                next.phase = self.back_to(Share::ZERO, Conclusion::Aborted, "aborted: back to 0%".to_owned());
             }
             // A second Ctrl-C does not stop a rollback.
             (Phase::RollingBack { .. }, Event::Interrupt) => {}
@@ -386,7 +386,7 @@ impl Machine {
                     }
                     _ => format!("interrupted; back to the last passed step, {to}%"),
                 };
-                next.phase = self.back_to(to, Ending::Interrupted, why);
+                next.phase = self.back_to(to, Conclusion::Interrupted, why);
             }
             _ => return None,
         }
@@ -410,7 +410,7 @@ impl Machine {
             }
             (Phase::Baseline { .. }, Event::Judged(Judged::Passed)) => next.advance(0),
             (Phase::Baseline { .. }, Event::Judged(Judged::Failed(why))) => {
-                ended(Ending::Stopped, why.join("; "))
+                ended(Conclusion::Stopped, why.join("; "))
             }
             (Phase::Baseline { .. }, Event::Judged(Judged::BaselineBroken(why))) => {
                 let whose = if self.last_passed == Share::ZERO {
@@ -418,10 +418,10 @@ impl Machine {
                 } else {
                     "nothing was written"
                 };
-                ended(Ending::Stopped, format!("{why}; {whose}"))
+                ended(Conclusion::Stopped, format!("{why}; {whose}"))
             }
             (Phase::Initialized | Phase::Baseline { .. }, Event::Error(why)) => {
-                ended(Ending::Failed, format!("{why}; nothing was written"))
+                ended(Conclusion::Failed, format!("{why}; nothing was written"))
             }
             (Phase::Confirming { step, .. }, Event::Confirmed) => next.write_or_pause(*step),
             (Phase::Confirming { step, .. }, Event::Unconfirmed(why)) => Phase::Confirming {
@@ -436,7 +436,7 @@ impl Machine {
             (Phase::Writing { to, from, .. }, Event::WriteLost(why)) => Phase::RollingBack {
                 to: *from,
                 from: vec![*to, *from],
-                ending: Ending::Failed,
+                ending: Conclusion::Failed,
                 why,
             },
             (Phase::Holding { step, share, .. }, Event::Judged(Judged::Passed)) => {
@@ -452,26 +452,26 @@ impl Machine {
                     "the {share}% step failed ({}); rolled back to {to}%",
                     why.join("; ")
                 );
-                self.back_to(to, Ending::RolledBack, why)
+                self.back_to(to, Conclusion::RolledBack, why)
             }
             (Phase::Holding { share, .. }, Event::Judged(Judged::BaselineBroken(why))) => ended(
-                Ending::Stopped,
+                Conclusion::Stopped,
                 format!("{why}; not the Lambda's fault: stopped at {share}% without moving"),
             ),
             (Phase::Writing { .. } | Phase::Holding { .. }, Event::Concurrent(why)) => {
-                ended(Ending::Overridden, why)
+                ended(Conclusion::Overridden, why)
             }
             (Phase::Writing { .. } | Phase::Holding { .. } | Phase::Confirming { .. }, Event::Error(why)) => {
-                ended(Ending::Failed, why)
+                ended(Conclusion::Failed, why)
             }
             (Phase::RollingBack { ending, why, .. }, Event::Written { .. }) => ended(*ending, why.clone()),
             // Someone else's share where the rollback was to go: theirs
             // stands.
             (Phase::RollingBack { to, ending, why, .. }, Event::Concurrent(e))
-                if *ending != Ending::Interrupted =>
+                if *ending != Conclusion::Interrupted =>
             {
                 ended(
-                    Ending::Overridden,
+                    Conclusion::Overridden,
                     format!("{why}; the rollback to {to}% was not written: {e}"),
                 )
             }
@@ -480,8 +480,8 @@ impl Machine {
                 Event::Error(e) | Event::Concurrent(e) | Event::WriteLost(e),
             ) => {
                 let ending = match ending {
-                    Ending::Interrupted => Ending::Interrupted,
-                    _ => Ending::Failed,
+                    Conclusion::Interrupted => Conclusion::Interrupted,
+                    _ => Conclusion::Failed,
                 };
                 ended(ending, format!("{why}; THE ROLLBACK TO {to}% FAILED: {e}"))
             }
@@ -495,7 +495,7 @@ impl Machine {
     fn advance(&self, step: usize) -> Phase {
         let Some(share) = self.steps.get(step) else {
             return ended(
-                Ending::Succeeded,
+                Conclusion::Succeeded,
                 format!("every step passed: the Lambda holds {}%", self.last_passed),
             );
         };
@@ -526,7 +526,7 @@ impl Machine {
 
     /// Back to `to`, from wherever the split may be: at once when it
     /// holds `to` already.
-    fn back_to(&self, to: Share, ending: Ending, why: String) -> Phase {
+    fn back_to(&self, to: Share, ending: Conclusion, why: String) -> Phase {
         let from: Vec<Share> = match &self.phase {
             Phase::Writing {
                 to: writing, from, ..
@@ -554,7 +554,7 @@ impl Machine {
     }
 }
 
-fn ended(ending: Ending, why: String) -> Phase {
+fn ended(ending: Conclusion, why: String) -> Phase {
     Phase::Ended { ending, why }
 }
 

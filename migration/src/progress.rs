@@ -64,6 +64,17 @@ impl Progress {
         (self.terminal && !self.quiet) || self.kept.is_some()
     }
 
+    /// How often the live line is worth redrawing: a terminal's often, a
+    /// kept one (read by `/status`) once a second, since each redraw
+    /// tallies every sample so far.
+    pub(crate) fn live_every(&self) -> std::time::Duration {
+        if self.kept.is_some() {
+            std::time::Duration::from_secs(1)
+        } else {
+            std::time::Duration::ZERO
+        }
+    }
+
     pub(crate) fn live(&self, text: &str) {
         if let Some(kept) = &self.kept {
             *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = text.to_owned();

@@ -283,13 +283,18 @@ pub(crate) fn summary(step: &StepReport) -> String {
 /// how many succeeded: `6808 requests, greeter 6467 of 6467 ok (100.00%)
 /// p99 5.0 ms, lambda 0 of 341 ok (0.00%) p99 9.9 ms`.
 pub fn window_line(w: &Window) -> String {
+    let destination = |d: &Destination| {
+        if d.latencies == 0 {
+            d.ok_of()
+        } else {
+            format!("{} p99 {}", d.ok_of(), millis(d.p99))
+        }
+    };
     format!(
-        "{} requests, greeter {} p99 {}, lambda {} p99 {}",
+        "{} requests, greeter {}, lambda {}",
         w.requests,
-        w.greeter.ok_of(),
-        millis(w.greeter.p99),
-        w.lambda.ok_of(),
-        millis(w.lambda.p99),
+        destination(&w.greeter),
+        destination(&w.lambda),
     )
 }
 

@@ -119,12 +119,12 @@ async fn report(plan: &Plan, target: &mut Target, record: &Record, stopped: Opti
 
 /// The report's word for how the machine ended: someone else's change is
 /// an error of the run, as it always was for `split migrate`.
-fn report_ending(ending: machine::Ending) -> Ending {
+fn report_ending(ending: machine::Conclusion) -> Ending {
     match ending {
-        machine::Ending::Succeeded => Ending::Completed,
-        machine::Ending::RolledBack | machine::Ending::Aborted => Ending::RolledBack,
-        machine::Ending::Stopped => Ending::Stopped,
-        machine::Ending::Interrupted => Ending::Interrupted,
-        machine::Ending::Overridden | machine::Ending::Failed => Ending::Error,
+        machine::Conclusion::Succeeded => Ending::Completed,
+        machine::Conclusion::RolledBack | machine::Conclusion::Aborted => Ending::RolledBack,
+        machine::Conclusion::Stopped => Ending::Stopped,
+        machine::Conclusion::Interrupted => Ending::Interrupted,
+        machine::Conclusion::Overridden | machine::Conclusion::Failed => Ending::Error,
     }
 }

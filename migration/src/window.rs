@@ -99,10 +99,13 @@ impl Windows<'_> {
         // Often enough that a fast stack overshoots the hold by little.
         let mut tick = tokio::time::interval(Duration::from_millis(25));
         let started = Instant::now();
+        let mut drawn: Option<Instant> = None;
         loop {
             tick.tick().await;
             let (sent, lambda) = probe.counts();
-            if progress.shows_live() {
+            let due = drawn.is_none_or(|at| at.elapsed() >= progress.live_every());
+            if progress.shows_live() && due {
+                drawn = Some(Instant::now());
                 progress.live(&live_line(
                     label,
                     &probe.samples(),

@@ -61,6 +61,8 @@ pub struct Config {
     pub ingress: Option<Url>,
     /// Prometheus, for the judge, over the stored plan's.
     pub prometheus: Option<Url>,
+    /// Consul's client (target consul), from Consul's variables.
+    pub consul: Option<Consul>,
 }
 
 fn url(lookup: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<Option<Url>, ConfigError> {
@@ -117,7 +119,21 @@ impl Config {
                 problem: format!("{id:?} is not a name"),
             });
         }
+        let consul = match target {
+            TargetKind::Envoy => None,
+            TargetKind::Consul => {
+                let settings = Settings::from_lookup(&lookup).map_err(|e| ConfigError {
+                    variable: e.variable,
+                    problem: e.problem,
+                })?;
+                Some(Consul::new(settings, TARGET_TIMEOUT).map_err(|e| ConfigError {
+                    variable: "CONSUL_CACERT",
+                    problem: e.to_string(),
+                })?)
+            }
+        };
         Ok(Self {
+            consul,
             store,
             target,
             port,
@@ -193,17 +209,11 @@ pub async fn run<D>(
 ) where
     D: std::future::Future<Output = ()> + Send + 'static,
 {
-    let consul = match config.target {
-        TargetKind::Consul => Settings::from_lookup(|k| std::env::var(k).ok())
-            .ok()
-            .and_then(|s| Consul::new(s, TARGET_TIMEOUT).ok()),
-        TargetKind::Envoy => None,
-    };
     let make_target = {
-        let (admin, kind) = (config.envoy_admin.clone(), config.target);
-        move || match (&consul, kind) {
-            (Some(consul), TargetKind::Consul) => Target::consul(consul.clone()),
-            _ => Target::envoy(admin.clone()),
+        let (admin, consul) = (config.envoy_admin.clone(), config.consul.clone());
+        move || match &consul {
+            Some(consul) => Target::consul(consul.clone()),
+            None => Target::envoy(admin.clone()),
         }
     };
     let shared = Arc::new(Shared::default());

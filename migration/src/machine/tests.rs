@@ -39,7 +39,7 @@ fn writing(step: usize, to: &str, from: &str) -> Phase {
     }
 }
 
-fn back(to: &str, from: &[&str], ending: Ending, why: &str) -> Phase {
+fn back(to: &str, from: &[&str], ending: Conclusion, why: &str) -> Phase {
     Phase::RollingBack {
         to: s(to),
         from: from.iter().map(|f| s(f)).collect(),
@@ -48,7 +48,7 @@ fn back(to: &str, from: &[&str], ending: Ending, why: &str) -> Phase {
     }
 }
 
-fn ended(ending: Ending, why: &str) -> Phase {
+fn ended(ending: Conclusion, why: &str) -> Phase {
     Phase::Ended {
         ending,
         why: why.to_owned(),
@@ -67,42 +67,42 @@ fn every_transition_goes_where_the_table_says() {
     #[rustfmt::skip]
     let table: Vec<(&str, Machine, Event, Phase)> = vec![
         ("the split is read: the baseline begins", at(Phase::Initialized, "0"), Event::Read { live: Some(Share::ZERO), at: 1.0 }, baseline.clone()),
-        ("the split cannot be read", at(Phase::Initialized, "0"), Event::Error("cannot read".into()), ended(Ending::Failed, "cannot read; nothing was written")),
+        ("the split cannot be read", at(Phase::Initialized, "0"), Event::Error("cannot read".into()), ended(Conclusion::Failed, "cannot read; nothing was written")),
         ("a good baseline: the first step is written", at(baseline.clone(), "0"), passed(), writing(0, "5", "0")),
-        ("a broken baseline stops with nothing written", at(baseline.clone(), "0"), broken(), ended(Ending::Stopped, "greeter failed 3 times; not the Lambda's fault, nothing was written")),
-        ("a baseline without figures", at(baseline.clone(), "0"), Event::Error("no Prometheus".into()), ended(Ending::Failed, "no Prometheus; nothing was written")),
+        ("a broken baseline stops with nothing written", at(baseline.clone(), "0"), broken(), ended(Conclusion::Stopped, "greeter failed 3 times; not the Lambda's fault, nothing was written")),
+        ("a baseline without figures", at(baseline.clone(), "0"), Event::Error("no Prometheus".into()), ended(Conclusion::Failed, "no Prometheus; nothing was written")),
         ("a write lands: the window starts", at(writing(0, "5", "0"), "0"), Event::Written { at: 10.0 }, holding(0, "5")),
-        ("a write refused", at(writing(0, "5", "0"), "0"), Event::Error("403".into()), ended(Ending::Failed, "403")),
-        ("a write unanswered: back to where it was", at(writing(1, "50", "5"), "5"), Event::WriteLost("timeout".into()), back("5", &["50", "5"], Ending::Failed, "timeout")),
-        ("someone else's change met by a write", at(writing(0, "5", "0"), "0"), Event::Concurrent("30% now".into()), ended(Ending::Overridden, "30% now")),
+        ("a write refused", at(writing(0, "5", "0"), "0"), Event::Error("403".into()), ended(Conclusion::Failed, "403")),
+        ("a write unanswered: back to where it was", at(writing(1, "50", "5"), "5"), Event::WriteLost("timeout".into()), back("5", &["50", "5"], Conclusion::Failed, "timeout")),
+        ("someone else's change met by a write", at(writing(0, "5", "0"), "0"), Event::Concurrent("30% now".into()), ended(Conclusion::Overridden, "30% now")),
         ("a step passes: the next is written", at(holding(0, "5"), "0"), passed(), writing(1, "50", "5")),
         ("a step passes before one that needs approval", at(holding(1, "50"), "5"), passed(), Phase::AwaitingApproval { step: 2 }),
-        ("a failed step rolls back to 0", at(holding(1, "50"), "5"), failed("Lambda success 80%"), back("0", &["50"], Ending::RolledBack, "the 50% step failed (Lambda success 80%); rolled back to 0%")),
-        ("the container greeter fails during a step", at(holding(0, "5"), "0"), broken(), ended(Ending::Stopped, "greeter failed 3 times; not the Lambda's fault: stopped at 5% without moving")),
-        ("someone else's change seen after a window", at(holding(0, "5"), "0"), Event::Concurrent("30% now".into()), ended(Ending::Overridden, "30% now")),
-        ("the split unreadable after a window", at(holding(0, "5"), "0"), Event::Error("timeout".into()), ended(Ending::Failed, "timeout")),
-        ("the last step passes", { let mut m = at(holding(2, "100"), "50"); m.approved = vec![2]; m }, passed(), ended(Ending::Succeeded, "every step passed: the Lambda holds 100%")),
-        ("a rollback lands", at(back("0", &["50"], Ending::RolledBack, "why"), "5"), Event::Written { at: 20.0 }, ended(Ending::RolledBack, "why")),
-        ("a rollback fails", at(back("0", &["50"], Ending::RolledBack, "why"), "5"), Event::Error("timeout".into()), ended(Ending::Failed, "why; THE ROLLBACK TO 0% FAILED: timeout")),
-        ("an interrupted rollback that fails stays interrupted", at(back("5", &["50"], Ending::Interrupted, "why"), "5"), Event::Error("timeout".into()), ended(Ending::Interrupted, "why; THE ROLLBACK TO 5% FAILED: timeout")),
-        ("someone else's change met by a rollback", at(back("0", &["50"], Ending::RolledBack, "why"), "5"), Event::Concurrent("30%".into()), ended(Ending::Overridden, "why; the rollback to 0% was not written: 30%")),
-        ("someone else's change met by an interrupted rollback", at(back("5", &["50"], Ending::Interrupted, "why"), "5"), Event::Concurrent("30%".into()), ended(Ending::Interrupted, "why; THE ROLLBACK TO 5% FAILED: 30%")),
+        ("a failed step rolls back to 0", at(holding(1, "50"), "5"), failed("Lambda success 80%"), back("0", &["50"], Conclusion::RolledBack, "the 50% step failed (Lambda success 80%); rolled back to 0%")),
+        ("the container greeter fails during a step", at(holding(0, "5"), "0"), broken(), ended(Conclusion::Stopped, "greeter failed 3 times; not the Lambda's fault: stopped at 5% without moving")),
+        ("someone else's change seen after a window", at(holding(0, "5"), "0"), Event::Concurrent("30% now".into()), ended(Conclusion::Overridden, "30% now")),
+        ("the split unreadable after a window", at(holding(0, "5"), "0"), Event::Error("timeout".into()), ended(Conclusion::Failed, "timeout")),
+        ("the last step passes", { let mut m = at(holding(2, "100"), "50"); m.approved = vec![2]; m }, passed(), ended(Conclusion::Succeeded, "every step passed: the Lambda holds 100%")),
+        ("a rollback lands", at(back("0", &["50"], Conclusion::RolledBack, "why"), "5"), Event::Written { at: 20.0 }, ended(Conclusion::RolledBack, "why")),
+        ("a rollback fails", at(back("0", &["50"], Conclusion::RolledBack, "why"), "5"), Event::Error("timeout".into()), ended(Conclusion::Failed, "why; THE ROLLBACK TO 0% FAILED: timeout")),
+        ("an interrupted rollback that fails stays interrupted", at(back("5", &["50"], Conclusion::Interrupted, "why"), "5"), Event::Error("timeout".into()), ended(Conclusion::Interrupted, "why; THE ROLLBACK TO 5% FAILED: timeout")),
+        ("someone else's change met by a rollback", at(back("0", &["50"], Conclusion::RolledBack, "why"), "5"), Event::Concurrent("30%".into()), ended(Conclusion::Overridden, "why; the rollback to 0% was not written: 30%")),
+        ("someone else's change met by an interrupted rollback", at(back("5", &["50"], Conclusion::Interrupted, "why"), "5"), Event::Concurrent("30%".into()), ended(Conclusion::Interrupted, "why; THE ROLLBACK TO 5% FAILED: 30%")),
         ("the confirm webhook says yes", at(Phase::Confirming { step: 0, refused: None }, "0"), Event::Confirmed, writing(0, "5", "0")),
         ("the confirm webhook says no: the step waits", at(Phase::Confirming { step: 0, refused: None }, "0"), Event::Unconfirmed("503".into()), Phase::Confirming { step: 0, refused: Some("503".into()) }),
-        ("the confirm webhook unreachable", at(Phase::Confirming { step: 0, refused: None }, "0"), Event::Error("boom".into()), ended(Ending::Failed, "boom")),
+        ("the confirm webhook unreachable", at(Phase::Confirming { step: 0, refused: None }, "0"), Event::Error("boom".into()), ended(Conclusion::Failed, "boom")),
         ("approve: the step is written", at(Phase::AwaitingApproval { step: 2 }, "50"), Event::Approve, writing(2, "100", "50")),
         ("resume: the step is written", at(Phase::Paused { step: 1 }, "5"), Event::Resume, writing(1, "50", "5")),
         ("resume before a step that needs approval", at(Phase::Paused { step: 2 }, "50"), Event::Resume, Phase::AwaitingApproval { step: 2 }),
-        ("abort during a window: back to 0 at once", at(holding(1, "50"), "5"), Event::Abort, back("0", &["50"], Ending::Aborted, "aborted: back to 0%")),
-        ("abort during a write: either share may be there", at(writing(1, "50", "5"), "5"), Event::Abort, back("0", &["50", "5"], Ending::Aborted, "aborted: back to 0%")),
-        ("abort while waiting for approval", at(Phase::AwaitingApproval { step: 2 }, "50"), Event::Abort, back("0", &["50"], Ending::Aborted, "aborted: back to 0%")),
-        ("abort while paused", at(Phase::Paused { step: 1 }, "5"), Event::Abort, back("0", &["5"], Ending::Aborted, "aborted: back to 0%")),
-        ("abort before anything moved", at(baseline.clone(), "0"), Event::Abort, ended(Ending::Aborted, "aborted: back to 0%")),
-        ("abort before the split was read", at(Phase::Initialized, "0"), Event::Abort, ended(Ending::Aborted, "aborted: back to 0%")),
-        ("abort during a rollback to the last passed step", at(back("5", &["50"], Ending::RolledBack, "why"), "5"), Event::Abort, back("0", &["50", "5"], Ending::Aborted, "aborted: back to 0%")),
-        ("an interrupt during a window: back to the last passed step", at(holding(1, "50"), "5"), Event::Interrupt, back("5", &["50"], Ending::Interrupted, "interrupted during the 50% step; back to the last passed step, 5%")),
-        ("an interrupt during the baseline writes nothing", at(baseline, "0"), Event::Interrupt, ended(Ending::Interrupted, "interrupted during the baseline; nothing was written")),
-        ("an interrupt during a rollback changes nothing", at(back("0", &["50"], Ending::RolledBack, "why"), "5"), Event::Interrupt, back("0", &["50"], Ending::RolledBack, "why")),
+        ("abort during a window: back to 0 at once", at(holding(1, "50"), "5"), Event::Abort, back("0", &["50"], Conclusion::Aborted, "aborted: back to 0%")),
+        ("abort during a write: either share may be there", at(writing(1, "50", "5"), "5"), Event::Abort, back("0", &["50", "5"], Conclusion::Aborted, "aborted: back to 0%")),
+        ("abort while waiting for approval", at(Phase::AwaitingApproval { step: 2 }, "50"), Event::Abort, back("0", &["50"], Conclusion::Aborted, "aborted: back to 0%")),
+        ("abort while paused", at(Phase::Paused { step: 1 }, "5"), Event::Abort, back("0", &["5"], Conclusion::Aborted, "aborted: back to 0%")),
+        ("abort before anything moved", at(baseline.clone(), "0"), Event::Abort, ended(Conclusion::Aborted, "aborted: back to 0%")),
+        ("abort before the split was read", at(Phase::Initialized, "0"), Event::Abort, ended(Conclusion::Aborted, "aborted: back to 0%")),
+        ("abort during a rollback to the last passed step", at(back("5", &["50"], Conclusion::RolledBack, "why"), "5"), Event::Abort, back("0", &["50", "5"], Conclusion::Aborted, "aborted: back to 0%")),
+        ("an interrupt during a window: back to the last passed step", at(holding(1, "50"), "5"), Event::Interrupt, back("5", &["50"], Conclusion::Interrupted, "interrupted during the 50% step; back to the last passed step, 5%")),
+        ("an interrupt during the baseline writes nothing", at(baseline, "0"), Event::Interrupt, ended(Conclusion::Interrupted, "interrupted during the baseline; nothing was written")),
+        ("an interrupt during a rollback changes nothing", at(back("0", &["50"], Conclusion::RolledBack, "why"), "5"), Event::Interrupt, back("0", &["50"], Conclusion::RolledBack, "why")),
     ];
     for (name, machine, event, expected) in table {
         let next = machine
@@ -114,7 +114,7 @@ fn every_transition_goes_where_the_table_says() {
 
 #[test]
 fn every_refusal_says_why_and_changes_nothing() {
-    let over = at(ended(Ending::Succeeded, "done"), "100");
+    let over = at(ended(Conclusion::Succeeded, "done"), "100");
     let baseline = at(Phase::Baseline { started: 1.0 }, "0");
     let mut paused = at(holding(0, "5"), "0");
     paused.paused = true;
@@ -124,7 +124,7 @@ fn every_refusal_says_why_and_changes_nothing() {
         ("approve while paused", at(Phase::Paused { step: 1 }, "5"), Event::Approve, "nothing waits for approval: the migration is paused"),
         ("resume when not paused", baseline.clone(), Event::Resume, "the migration is not paused (it is baseline)"),
         ("pause twice", paused, Event::Pause, "the migration is already paused"),
-        ("abort twice", at(back("0", &["50"], Ending::Aborted, "aborted"), "5"), Event::Abort, "the migration is already rolling back to 0%"),
+        ("abort twice", at(back("0", &["50"], Conclusion::Aborted, "aborted"), "5"), Event::Abort, "the migration is already rolling back to 0%"),
         ("pause once over", over.clone(), Event::Pause, "the migration has ended (succeeded): nothing to pause"),
         ("resume once over", over.clone(), Event::Resume, "the migration has ended (succeeded): nothing to resume"),
         ("approve once over", over.clone(), Event::Approve, "the migration has ended (succeeded): nothing to approve"),
@@ -231,7 +231,7 @@ fn steps_at_or_below_the_share_found_are_skipped_and_rollback_previous_keeps_the
         back(
             "25",
             &["50"],
-            Ending::RolledBack,
+            Conclusion::RolledBack,
             "the 50% step failed (slow); rolled back to 25%"
         )
     );
@@ -250,13 +250,13 @@ fn steps_at_or_below_the_share_found_are_skipped_and_rollback_previous_keeps_the
         .unwrap();
     assert_eq!(
         all.phase,
-        ended(Ending::Succeeded, "every step passed: the Lambda holds 5%")
+        ended(Conclusion::Succeeded, "every step passed: the Lambda holds 5%")
     );
 }
 
 #[test]
 fn the_state_round_trips_through_json_and_names_its_phase() {
-    let m = at(back("0", &["50", "5"], Ending::Aborted, "aborted"), "5");
+    let m = at(back("0", &["50", "5"], Conclusion::Aborted, "aborted"), "5");
     let json = serde_json::to_value(&m).unwrap();
     assert_eq!(json["phase"], "rolling_back");
     assert_eq!(json["to"], 0.0);

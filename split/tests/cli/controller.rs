@@ -13,7 +13,7 @@ use axum::routing::post;
 use migration::controller::{Local, Shared};
 use migration::driver::{Driver, Leadership, Stop};
 use migration::intent;
-use migration::machine::{Ending, Event, Machine, Phase};
+use migration::machine::{Conclusion, Event, Machine, Phase};
 use migration::metrics::MigrationMetrics;
 use migration::plan::{Judge, Plan, Rollback};
 use migration::progress::Progress;
@@ -102,7 +102,7 @@ fn weights(consul: &crate::consul_double::Shared) -> Vec<f64> {
         .collect()
 }
 
-fn ended(record: &Record) -> (Ending, String) {
+fn ended(record: &Record) -> (Conclusion, String) {
     match &record.machine.phase {
         Phase::Ended { ending, why } => (*ending, why.clone()),
         other => panic!("not ended: {other:?}"),
@@ -124,7 +124,7 @@ async fn an_intent_stored_but_never_written_is_written_by_the_next_leader() {
     let store = MemoryStore::default();
     let record = record_at(&plan, Some(writing(0, "5", "0")), &[], Webhooks::default());
     let done = drive(&store, "b", record, &addr).await.unwrap();
-    assert_eq!(ended(&done).0, Ending::Succeeded, "{:?}", done.history);
+    assert_eq!(ended(&done).0, Conclusion::Succeeded, "{:?}", done.history);
     assert_eq!(weights(&consul), [5.0, 50.0], "each share written once");
 }
 
@@ -135,7 +135,7 @@ async fn a_write_that_landed_before_its_next_state_was_stored_is_not_written_aga
     let store = MemoryStore::default();
     let record = record_at(&plan, Some(writing(0, "5", "0")), &[], Webhooks::default());
     let done = drive(&store, "b", record, &addr).await.unwrap();
-    assert_eq!(ended(&done).0, Ending::Succeeded, "{:?}", done.history);
+    assert_eq!(ended(&done).0, Conclusion::Succeeded, "{:?}", done.history);
     assert_eq!(
         weights(&consul),
         [50.0],
@@ -158,7 +158,7 @@ async fn someone_elses_share_found_on_taking_over_stops_with_nothing_written() {
         Phase::RollingBack {
             to: share("0"),
             from: vec![share("5")],
-            ending: Ending::RolledBack,
+            ending: Conclusion::RolledBack,
             why: "the 5% step failed".into(),
         },
     ] {
@@ -166,7 +166,7 @@ async fn someone_elses_share_found_on_taking_over_stops_with_nothing_written() {
         let record = record_at(&plan, Some(phase.clone()), &[], Webhooks::default());
         let done = drive(&store, "b", record, &addr).await.unwrap();
         let (ending, why) = ended(&done);
-        assert_eq!(ending, Ending::Overridden, "{phase:?}: {why}");
+        assert_eq!(ending, Conclusion::Overridden, "{phase:?}: {why}");
         assert!(
             why.contains("taking over the ")
                 && why.contains(
@@ -187,12 +187,12 @@ async fn a_rollback_taken_over_is_finished_once() {
         let phase = Phase::RollingBack {
             to: share("0"),
             from: vec![share("50")],
-            ending: Ending::RolledBack,
+            ending: Conclusion::RolledBack,
             why: "the 50% step failed (slow); rolled back to 0%".into(),
         };
         let record = record_at(&plan, Some(phase), &[], Webhooks::default());
         let done = drive(&MemoryStore::default(), "b", record, &addr).await.unwrap();
-        assert_eq!(ended(&done).0, Ending::RolledBack);
+        assert_eq!(ended(&done).0, Conclusion::RolledBack);
         assert_eq!(weights(&consul), writes, "the split held {holding}");
     }
 }
@@ -327,7 +327,7 @@ async fn a_failover_mid_window_is_judged_from_the_stored_start_with_nothing_writ
         .await
         .unwrap();
 
-    assert_eq!(ended(&done).0, Ending::Succeeded, "{:?}", done.history);
+    assert_eq!(ended(&done).0, Conclusion::Succeeded, "{:?}", done.history);
     assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
     let by: Vec<&str> = done.history.iter().map(|t| t.by.as_str()).collect();
     assert!(by.contains(&"a") && by.contains(&"b"), "{by:?}");
@@ -422,7 +422,7 @@ async fn people_pause_resume_approve_and_abort_through_the_store() {
         .await
         .unwrap();
     let done = until(&store, "ended", Record::is_ended).await;
-    assert_eq!(ended(&done).0, Ending::Succeeded, "{:?}", done.history);
+    assert_eq!(ended(&done).0, Conclusion::Succeeded, "{:?}", done.history);
     assert_eq!(weights(&consul), [5.0, 50.0, 100.0]);
     assert!(done.history.iter().any(|t| t.what == "approve by carol"));
     // Nothing left to approve.
@@ -453,7 +453,10 @@ async fn abort_rolls_back_to_0_at_once() {
         .await
         .unwrap();
     let done = until(&store, "ended", Record::is_ended).await;
-    assert_eq!(ended(&done), (Ending::Aborted, "aborted: back to 0%".to_owned()));
+    assert_eq!(
+        ended(&done),
+        (Conclusion::Aborted, "aborted: back to 0%".to_owned())
+    );
     assert_eq!(
         weights(&consul),
         [5.0, 0.0],
@@ -506,7 +509,7 @@ async fn the_confirm_webhook_holds_a_step_until_it_says_yes() {
     assert!(text.contains("answered 503 Service Unavailable"), "{text}");
     assert!(weights(&consul).is_empty(), "nothing written while refused");
     let done = until(&store, "ended", Record::is_ended).await;
-    assert_eq!(ended(&done).0, Ending::Succeeded);
+    assert_eq!(ended(&done).0, Conclusion::Succeeded);
     assert_eq!(weights(&consul), [5.0]);
     let asked = asked.lock().unwrap();
     assert_eq!(asked.len(), 2);
@@ -536,7 +539,7 @@ async fn events_are_told_in_the_background_and_their_failures_hold_nothing_up() 
         let done = until(&store, "ended", Record::is_ended).await;
         assert_eq!(
             ended(&done).0,
-            Ending::Succeeded,
+            Conclusion::Succeeded,
             "a failing event URL holds nothing up"
         );
         if fails {
@@ -592,4 +595,52 @@ async fn a_stored_migration_that_cannot_be_read_is_named_and_never_written_over(
         (stored.version, stored.value.as_slice()),
         (1, &br#"{"schema": 2, "machine": {}}"#[..])
     );
+}
+
+#[tokio::test]
+async fn abort_drops_a_window_in_progress_and_pause_lets_it_finish() {
+    let (consul, addr, url, _) = stack(Some(0.0)).await;
+    let mut plan = plan("5,50", &url);
+    // Windows that last until something else happens.
+    plan.hold.min_time = Duration::from_secs(600);
+    plan.hold.max_requests = migration::probe::MAX_REQUESTS;
+    plan.rate = Some(200);
+    let store = Arc::new(MemoryStore::default());
+    intent::start(&*store, &record_at(&plan, None, &[], Webhooks::default()))
+        .await
+        .unwrap();
+    let shared = Arc::new(Shared::default());
+    let _stop = controller(store.clone(), addr, shared.clone());
+    until(&store, "holding", |r| {
+        matches!(r.machine.phase, Phase::Holding { step: 0, .. })
+    })
+    .await;
+    // /status shows the window so far: each destination's counts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !shared
+        .progress
+        .so_far()
+        .is_some_and(|line| line.starts_with("step 1/2 lambda 5%") && line.contains(" ok (100.00%)"))
+    {
+        assert!(Instant::now() < deadline, "{:?}", shared.progress.so_far());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A pause is noted; the window goes on.
+    intent::request(&*store, Verb::Pause, "bob", record::now())
+        .await
+        .unwrap();
+    let paused = until(&store, "paused", |r| r.machine.paused).await;
+    assert!(matches!(paused.machine.phase, Phase::Holding { step: 0, .. }));
+    assert!(paused.steps.is_empty(), "not judged yet");
+    // An abort does not wait for it.
+    intent::request(&*store, Verb::Abort, "dave", record::now())
+        .await
+        .unwrap();
+    let done = until(&store, "ended", Record::is_ended).await;
+    assert_eq!(
+        ended(&done),
+        (Conclusion::Aborted, "aborted: back to 0%".to_owned())
+    );
+    assert!(done.steps.is_empty(), "the window was dropped, not judged");
+    assert_eq!(weights(&consul), [5.0, 0.0]);
 }

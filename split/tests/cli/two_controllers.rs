@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use migration::machine::{Ending, Phase};
+use migration::machine::{Conclusion, Phase};
 use migration::record::Record;
 use migration::store::Store;
 use migration::store::file::FileStore;
@@ -191,20 +191,7 @@ async fn a_leader_killed_mid_step_is_replaced_and_the_migration_completes_once()
     tokio::task::block_in_place(|| a.child.kill().unwrap());
     b.logged("b leads").await;
     let done = until(&store, "ended", Record::is_ended).await;
-    assert!(
-        matches!(
-            done.machine.phase,
-            Phase::Ended {
-                ending: Ending::Succeeded,
-                ..
-            }
-        ),
-        "{:?}",
-        done.history
-    );
-    assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
-    assert!(consul.lock().unwrap().problems.is_empty());
-    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
+    assert_b_finished_writing_each_share_once(&done, &consul);
 
     // status, read from the store by another process.
     let out = rollout(&["status"], dir.path()).await;
@@ -256,7 +243,7 @@ async fn a_leader_stopped_past_its_lease_writes_nothing_when_it_wakes() {
     assert!(matches!(
         done.machine.phase,
         Phase::Ended {
-            ending: Ending::Succeeded,
+            ending: Conclusion::Succeeded,
             ..
         }
     ));
@@ -333,21 +320,7 @@ async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() 
     crate::consul_double::Consul::advance(&consul, Duration::from_secs(2 * 10 + 15 + 1));
     b.logged("b leads").await;
     let done = until(&store, "ended", Record::is_ended).await;
-    assert!(
-        matches!(
-            done.machine.phase,
-            Phase::Ended {
-                ending: Ending::Succeeded,
-                ..
-            }
-        ),
-        "{:?}",
-        done.history
-    );
-    assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
-    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
-    let problems = consul.lock().unwrap().problems.clone();
-    assert!(problems.is_empty(), "{problems:?}");
+    assert_b_finished_writing_each_share_once(&done, &consul);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -372,4 +345,118 @@ async fn on_consul_sigterm_resigns_and_the_other_leads_without_waiting_for_the_s
     // moved.
     b.logged("b leads").await;
     assert!(consul.lock().unwrap().problems.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_watch_redraws_on_each_change_until_the_migration_ends() {
+    let (consul, addr, ingress, _) = stack(Some(0.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    start(dir.path(), &ingress, "0").await;
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_split"))
+        .args(["rollout", "status", "--watch"])
+        .env("CONTROLLER_STORE", format!("file:{}", dir.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _a = Controller::spawn("a", dir.path(), &addr, logs.path());
+    let out = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while watch.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "--watch never ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        watch.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Each change redrawn: the first view, and the last.
+    assert!(
+        stdout.starts_with("initialized, lambda 0% (Flagger: Initialized); steps 20% -> 100%"),
+        "{stdout}"
+    );
+    let last = stdout.rsplit("\n\n").find(|v| !v.trim().is_empty()).unwrap();
+    assert!(
+        last.starts_with("succeeded, lambda 100% (Flagger: Succeeded)"),
+        "{last}"
+    );
+    assert!(
+        last.contains("lambda ok/req") && last.contains("passed"),
+        "{last}"
+    );
+    assert!(stdout.matches("(Flagger: ").count() >= 3, "{stdout}");
+    assert_eq!(weights(&consul), [20.0, 100.0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_cannot_be_reached_or_refuses_is_exit_1_naming_why() {
+    use crate::consul_double::acl::{Access, Rule};
+    use crate::consul_double::{Consul, NODE};
+    let (consul, addr, _, _) = stack(Some(0.0)).await;
+    // A token with everything but the KV prefix.
+    Consul::add_token(
+        &consul,
+        "no-kv-token",
+        "6a1b2c3d-0000-0000-0000-00000000kv00",
+        Some(vec![
+            Rule::exact("session", NODE, Access::Write),
+            Rule::exact("service", "greeter", Access::Write),
+        ]),
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let refused =
+        "lacks key:read on \"greeter-mesh/migration/state\": its policy needs key_prefix \"greeter-mesh/\"";
+    for (address, message) in [
+        (nowhere.as_str(), "is unreachable: connection refused"),
+        (addr.as_str(), refused),
+    ] {
+        for args in [&["status"][..], &["abort"], &["start", "--target", "consul"]] {
+            let env = [
+                ("CONTROLLER_STORE", "consul".to_owned()),
+                ("CONSUL_HTTP_ADDR", address.to_owned()),
+                ("CONSUL_HTTP_TOKEN", "no-kv-token".to_owned()),
+                ("CONSUL_SESSION_NODE", NODE.to_owned()),
+            ];
+            let out = rollout_with(args, &env).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?} on {address}: {stderr}");
+            assert!(stderr.contains(message), "{args:?} on {address}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        }
+    }
+    let state = migration::store::consul::STATE_KEY;
+    assert!(
+        consul.lock().unwrap().kv_value(state).is_none(),
+        "nothing was written"
+    );
+}
+
+/// The migration succeeded, `b` (the standby) finished it, and the split
+/// was written 20 then 100, each once, with nothing the double refused.
+fn assert_b_finished_writing_each_share_once(done: &Record, consul: &crate::consul_double::Shared) {
+    assert!(
+        matches!(
+            done.machine.phase,
+            Phase::Ended {
+                ending: Conclusion::Succeeded,
+                ..
+            }
+        ),
+        "{:?}",
+        done.history
+    );
+    assert_eq!(weights(consul), [20.0, 100.0], "nothing written twice");
+    assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
+    let problems = consul.lock().unwrap().problems.clone();
+    assert!(problems.is_empty(), "{problems:?}");
 }

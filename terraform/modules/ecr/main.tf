@@ -1,5 +1,5 @@
 # Private ECR repositories, PREFIX/NAME so that two copies in one region keep
-# apart. scripts/push-ecr pushes the four ECS images here (each as <commit>
+# apart. scripts/push-ecr pushes the four ECS images and split here (each as <commit>
 # and latest), scripts/copy-registrator-image the Lambda registrator's image,
 # which Lambda can only run from a private repository.
 resource "aws_ecr_repository" "this" {
