@@ -46,6 +46,15 @@ pub struct Shared {
     pub progress: Progress,
 }
 
+impl Shared {
+    /// The record as read or stored: for `/status`, and for the metrics of
+    /// a replica that did not make its last transition itself.
+    pub fn publish(&self, record: Record) {
+        self.metrics.observed(&record);
+        self.record.send_replace(Some(record));
+    }
+}
+
 impl Default for Shared {
     fn default() -> Self {
         Self {
@@ -141,7 +150,7 @@ async fn campaign<S: Store>(store: &S, me: &Candidate, shared: &Shared) -> crate
         if let Ok(Some(stored)) = store.read().await
             && let Ok(record) = Record::decode(&stored.value, &store.describe())
         {
-            shared.record.send_replace(Some(record));
+            shared.publish(record);
         }
         tokio::time::sleep(CAMPAIGN_EVERY).await;
     }
@@ -241,7 +250,7 @@ async fn next_to_drive<S: Store>(
         Err(e @ StoreError::Corrupt { .. }) => Err((stored.version, format!("not acting: {e}"))),
         Err(e) => Err((0, e.to_string())),
         Ok(record) if record.is_ended() => {
-            shared.record.send_replace(Some(record));
+            shared.publish(record);
             if stored.version == seen {
                 return Ok(None);
             }
@@ -249,6 +258,11 @@ async fn next_to_drive<S: Store>(
             let _ = store.watch(stored.version, IDLE_WATCH).await;
             Ok(None)
         }
-        Ok(record) => Ok(Some((record, stored.version))),
+        Ok(record) => {
+            // A leader taking over shows where the migration stands before
+            // its first transition.
+            shared.publish(record.clone());
+            Ok(Some((record, stored.version)))
+        }
     }
 }

@@ -19,6 +19,7 @@ use prometheus_client::registry::Registry;
 
 use crate::machine::{Machine, Phase};
 use crate::plan::{Judge, Plan};
+use crate::record::Record;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabel {
@@ -166,6 +167,16 @@ impl MigrationMetrics {
             Judge::Probes => plan.hold.min_time,
         };
         self.0.hold.set((hold + plan.hold.settle).as_secs_f64());
+    }
+
+    /// The migration as a stored record says it stands, at its last
+    /// transition's time (its start's, before any): what a replica that did
+    /// not make that transition (a standby, a new leader, a restarted one)
+    /// exports, so every replica shows the same state and a step taken over
+    /// is still timed from when it began.
+    pub fn observed(&self, record: &Record) {
+        let at = record.history.last().map_or(record.created, |t| t.at);
+        self.transitioned(&record.machine, &record.plan, at);
     }
 
     /// A window judged.

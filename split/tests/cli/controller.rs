@@ -644,3 +644,43 @@ async fn abort_drops_a_window_in_progress_and_pause_lets_it_finish() {
     assert!(done.steps.is_empty(), "the window was dropped, not judged");
     assert_eq!(weights(&consul), [5.0, 0.0]);
 }
+
+#[tokio::test]
+async fn a_standby_exports_the_stored_migration_timed_from_its_last_transition() {
+    let (_consul, addr, url, _) = stack(Some(0.0)).await;
+    let plan = plan("5,50,100", &url);
+    let store = Arc::new(MemoryStore::default());
+    let holding = Phase::Holding {
+        step: 1,
+        share: share("50"),
+        started: record::now(),
+    };
+    let record = record_at(&plan, Some(holding), &[], Webhooks::default());
+    // Nothing happened since it was stored: its start is its last moment.
+    let stored_at = record.created;
+    intent::start(&*store, &record).await.unwrap();
+    // Someone else leads: this controller stays a standby.
+    let _other = store.campaign(&candidate("a")).await.unwrap().unwrap();
+    let shared = Arc::new(Shared::default());
+    let _stop = controller(store.clone(), addr, shared.clone());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let wanted = [
+        "migration_phase{phase=\"holding\"} 1".to_owned(),
+        "migration_step 2".to_owned(),
+        "migration_lambda_share_ratio 0.5".to_owned(),
+        "migration_leader 0".to_owned(),
+    ];
+    loop {
+        let text = shared.metrics.encode();
+        let last = text
+            .lines()
+            .find_map(|l| l.strip_prefix("migration_last_transition_timestamp_seconds "))
+            .and_then(|v| v.parse::<f64>().ok());
+        if wanted.iter().all(|w| text.lines().any(|l| l == w)) && last == Some(stored_at) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
