@@ -87,6 +87,9 @@ pub enum Command {
     /// Configured by its environment only (see docs/migrate.md); a bad
     /// value exits 64 naming the variable.
     Controller,
+    /// Ask the controller on this host (CONTROLLER_PORT) for /health: exit
+    /// 0 when it answers, 1 when not; for container health checks.
+    Healthcheck,
     /// People's side of the migration `split controller` runs: start one,
     /// watch it, pause, resume, approve a step, abort. Each writes its
     /// intent to the store and exits; the controller acts within seconds.
@@ -181,6 +184,7 @@ pub async fn run(command: Command) -> Output {
         }
         Command::Migrate(args) => migrate(*args).await,
         Command::Controller => run_controller().await,
+        Command::Healthcheck => crate::controller::healthcheck(|k| std::env::var(k).ok()).await,
         Command::Rollout { verb } => rollout::run(verb, |k| std::env::var(k).ok()).await,
         Command::Fault {
             abort,

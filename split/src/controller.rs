@@ -28,7 +28,10 @@ use migration::controller::{Local, Shared};
 use migration::status::Status;
 use migration::store::{Candidate, Store};
 use migration::target::{TARGET_TIMEOUT, Target, TargetKind};
+use service_core::router::HEALTHY;
+use service_core::upstream::{Client, Upstream};
 
+use crate::output::Output;
 use crate::store::{AnyStore, StoreSpec, VARIABLE};
 
 /// `CONTROLLER_PORT`'s default.
@@ -102,13 +105,7 @@ impl Config {
                 });
             }
         };
-        let port = match lookup("CONTROLLER_PORT") {
-            None => DEFAULT_PORT,
-            Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
-                variable: "CONTROLLER_PORT",
-                problem: format!("{raw:?} is not a port (0 to 65535)"),
-            })?,
-        };
+        let port = port(&lookup)?;
         let id = lookup("CONTROLLER_ID")
             .map(|id| id.trim().to_owned())
             .filter(|id| !id.is_empty())
@@ -162,10 +159,52 @@ pub struct AppState {
     pub id: String,
 }
 
+/// `CONTROLLER_PORT`, or its default.
+fn port(lookup: &impl Fn(&str) -> Option<String>) -> Result<u16, ConfigError> {
+    match lookup("CONTROLLER_PORT") {
+        None => Ok(DEFAULT_PORT),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
+            variable: "CONTROLLER_PORT",
+            problem: format!("{raw:?} is not a port (0 to 65535)"),
+        }),
+    }
+}
+
+/// `split healthcheck`: GETs the controller's own `/health` on
+/// `CONTROLLER_PORT` and says whether it answered, for container health
+/// checks where the image has no shell or curl (as the services'
+/// `/service healthcheck`). A standby is healthy: it answers, and takes
+/// over when the leader goes.
+pub async fn healthcheck(lookup: impl Fn(&str) -> Option<String>) -> Output {
+    let port = match port(&lookup) {
+        Ok(port) => port,
+        Err(e) => return Output::usage(format!("split healthcheck: {e}\n")),
+    };
+    let own = Upstream {
+        name: "controller",
+        url: match format!("http://127.0.0.1:{port}/health").parse() {
+            Ok(url) => url,
+            Err(e) => return Output::fail(String::new(), format!("split healthcheck: {e}\n")),
+        },
+    };
+    let answer = match Client::new(Duration::from_secs(2)) {
+        Ok(client) => client.get_text(&own, Default::default()).await,
+        Err(e) => return Output::fail(String::new(), format!("split healthcheck: {e}\n")),
+    };
+    match answer {
+        Ok(body) if body == HEALTHY => Output::ok(String::new()),
+        Ok(body) => Output::fail(
+            String::new(),
+            format!("split healthcheck: unexpected body {body:?}\n"),
+        ),
+        Err(e) => Output::fail(String::new(), format!("split healthcheck: {e}\n")),
+    }
+}
+
 /// The controller's routes.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(|| async { "healthy" }))
+        .route("/health", get(|| async { HEALTHY }))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .with_state(state)

@@ -70,3 +70,51 @@ fn observe_of_an_unreachable_ingress_reports_every_failure_and_exits_1() {
     assert!(stdout.contains("  failed        3  100.00%"), "{stdout}");
     assert!(stdout.contains("FAIL: 3 requests failed"), "{stdout}");
 }
+
+/// `split healthcheck` as the compose stack runs it in the controller's
+/// container.
+fn healthcheck(port: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_split"))
+        .arg("healthcheck")
+        .env("CONTROLLER_PORT", port)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn healthcheck_says_whether_the_controller_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let nobody = healthcheck(&port);
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&nobody.stderr).starts_with("split healthcheck: "),
+        "{nobody:?}"
+    );
+    assert_eq!(healthcheck("nine").status.code(), Some(64));
+
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_split"))
+        .arg("controller")
+        .env("CONTROLLER_STORE", "memory")
+        .env("CONTROLLER_PORT", &port)
+        .env("CONTROLLER_ID", "health")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until it listens: each try is one connection, refused at once before.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let answered = loop {
+        let out = healthcheck(&port);
+        if out.status.code() == Some(0) || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    assert_eq!(answered.status.code(), Some(0), "{answered:?}");
+}

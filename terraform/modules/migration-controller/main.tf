@@ -204,6 +204,15 @@ resource "aws_ecs_task_definition" "controller" {
       secrets                = [for k in sort(keys(local.secrets)) : { name = k, valueFrom = local.secrets[k] }]
       mountPoints            = [{ sourceVolume = "consul-ca", containerPath = local.ca_dir, readOnly = true }]
       dependsOn              = [{ containerName = "consul-ca", condition = "SUCCESS" }]
+      # No shell in the image: the binary asks its own /health (a standby
+      # answers too), and ECS replaces a task that stops answering.
+      healthCheck = {
+        command     = ["CMD", "/service", "healthcheck"]
+        interval    = 10
+        timeout     = 5
+        retries     = 3
+        startPeriod = 10
+      }
       # Time to release the lock and destroy its session on SIGTERM, so the
       # other task takes over without waiting out the session's TTL.
       stopTimeout      = 30
