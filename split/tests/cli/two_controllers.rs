@@ -1,9 +1,10 @@
-//! Two real `split controller` processes on a file store, moving the
-//! split the Consul double holds, with the migration started and watched
-//! by `split rollout`: the leader killed with SIGKILL mid-step and the
-//! other completing it with nothing written twice; the leader stopped
-//! (SIGSTOP) past its lease, the other taking over, and the woken one
-//! writing nothing; and the verbs' refusals against a real store.
+//! Two real `split controller` processes on a file store, and on the
+//! Consul double as their store, moving the split the Consul double holds,
+//! with the migration started and watched by `split rollout`: the leader
+//! killed with SIGKILL mid-step and the other completing it with nothing
+//! written twice; the leader stopped (SIGSTOP) past its lease, the other
+//! taking over, and the woken one writing nothing; and the verbs' refusals
+//! against a real store.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -321,6 +322,60 @@ async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() 
     b.logged("b leads").await;
     let done = until(&store, "ended", Record::is_ended).await;
     assert_b_finished_writing_each_share_once(&done, &consul);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_consul_a_leader_stopped_past_its_lease_writes_nothing_when_it_wakes() {
+    use crate::consul_double::{CONTROLLER_TOKEN, NODE};
+    let (consul, addr, ingress, _) = stack(Some(0.0)).await;
+    let logs = tempfile::tempdir().unwrap();
+    let ttl = Duration::from_secs(10);
+    let env = [
+        ("CONTROLLER_STORE", "consul".to_owned()),
+        ("CONSUL_HTTP_ADDR", addr.clone()),
+        ("CONSUL_HTTP_TOKEN", CONTROLLER_TOKEN.to_owned()),
+        ("CONSUL_SESSION_NODE", NODE.to_owned()),
+        ("CONTROLLER_LEASE_TTL", "10s".to_owned()),
+    ];
+    let store = migration::store::consul::ConsulStore::with_client(
+        crate::consul_double::client(&addr, Some(CONTROLLER_TOKEN)),
+        NODE.to_owned(),
+        Duration::from_secs(15),
+    );
+    start_with(&env, &ingress, "4").await;
+    let a = Controller::spawn_with("a", &env, logs.path());
+    a.logged("a leads").await;
+    let b = Controller::spawn_with("b", &env, logs.path());
+    until(&store, "holding the 20% step", |r| {
+        matches!(r.machine.phase, Phase::Holding { step: 0, .. })
+    })
+    .await;
+    signal(&a.pid(), "-STOP");
+    let stopped = Instant::now();
+    // a's session dies unrenewed, then the lock-delay passes, by the
+    // double's clock: b takes over and finishes.
+    crate::consul_double::Consul::advance(&consul, 2 * ttl + Duration::from_secs(15 + 1));
+    b.logged("b leads").await;
+    let done = until(&store, "ended", Record::is_ended).await;
+    let version = store.read().await.unwrap().unwrap().version;
+    let written = weights(&consul);
+    assert_b_finished_writing_each_share_once(&done, &consul);
+    // a stays stopped past its lease by its own clock too, then wakes.
+    while stopped.elapsed() <= ttl {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(&a.pid(), "-CONT");
+    a.logged("a stops leading: lost the lead").await;
+    assert_eq!(
+        weights(&consul),
+        written,
+        "the woken leader wrote nothing to the splitter"
+    );
+    assert_eq!(
+        store.read().await.unwrap().unwrap().version,
+        version,
+        "nor to the store"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
