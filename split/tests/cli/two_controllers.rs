@@ -291,21 +291,9 @@ async fn start_while_one_runs_and_approve_with_nothing_waiting_are_refused_writi
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() {
-    use crate::consul_double::{CONTROLLER_TOKEN, NODE};
     let (consul, addr, ingress, _) = stack(Some(0.0)).await;
     let logs = tempfile::tempdir().unwrap();
-    let env = [
-        ("CONTROLLER_STORE", "consul".to_owned()),
-        ("CONSUL_HTTP_ADDR", addr.clone()),
-        ("CONSUL_HTTP_TOKEN", CONTROLLER_TOKEN.to_owned()),
-        ("CONSUL_SESSION_NODE", NODE.to_owned()),
-        ("CONTROLLER_LEASE_TTL", "10s".to_owned()),
-    ];
-    let store = migration::store::consul::ConsulStore::with_client(
-        crate::consul_double::client(&addr, Some(CONTROLLER_TOKEN)),
-        NODE.to_owned(),
-        Duration::from_secs(15),
-    );
+    let (env, store) = on_consul(&addr);
     start_with(&env, &ingress, "2").await;
     let a = Controller::spawn_with("a", &env, logs.path());
     a.logged("a leads").await;
@@ -326,22 +314,10 @@ async fn on_consul_a_leader_killed_mid_step_is_replaced_once_its_session_dies() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_consul_a_leader_stopped_past_its_lease_writes_nothing_when_it_wakes() {
-    use crate::consul_double::{CONTROLLER_TOKEN, NODE};
     let (consul, addr, ingress, _) = stack(Some(0.0)).await;
     let logs = tempfile::tempdir().unwrap();
     let ttl = Duration::from_secs(10);
-    let env = [
-        ("CONTROLLER_STORE", "consul".to_owned()),
-        ("CONSUL_HTTP_ADDR", addr.clone()),
-        ("CONSUL_HTTP_TOKEN", CONTROLLER_TOKEN.to_owned()),
-        ("CONSUL_SESSION_NODE", NODE.to_owned()),
-        ("CONTROLLER_LEASE_TTL", "10s".to_owned()),
-    ];
-    let store = migration::store::consul::ConsulStore::with_client(
-        crate::consul_double::client(&addr, Some(CONTROLLER_TOKEN)),
-        NODE.to_owned(),
-        Duration::from_secs(15),
-    );
+    let (env, store) = on_consul(&addr);
     start_with(&env, &ingress, "4").await;
     let a = Controller::spawn_with("a", &env, logs.path());
     a.logged("a leads").await;
@@ -514,4 +490,24 @@ fn assert_b_finished_writing_each_share_once(done: &Record, consul: &crate::cons
     assert!(done.history.iter().any(|t| t.by == "b"), "b finished it");
     let problems = consul.lock().unwrap().problems.clone();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// Controllers' environment with the Consul double at `addr` as their
+/// store (the controller's own token, a 10 s lease: Consul's least), and
+/// that store as the test reads it.
+fn on_consul(addr: &str) -> ([(&'static str, String); 5], migration::store::consul::ConsulStore) {
+    use crate::consul_double::{CONTROLLER_TOKEN, NODE};
+    let env = [
+        ("CONTROLLER_STORE", "consul".to_owned()),
+        ("CONSUL_HTTP_ADDR", addr.to_owned()),
+        ("CONSUL_HTTP_TOKEN", CONTROLLER_TOKEN.to_owned()),
+        ("CONSUL_SESSION_NODE", NODE.to_owned()),
+        ("CONTROLLER_LEASE_TTL", "10s".to_owned()),
+    ];
+    let store = migration::store::consul::ConsulStore::with_client(
+        crate::consul_double::client(addr, Some(CONTROLLER_TOKEN)),
+        NODE.to_owned(),
+        Duration::from_secs(15),
+    );
+    (env, store)
 }
