@@ -278,6 +278,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_moment_reads_back_exactly() {
+        // A window's start is read back to count Prometheus from it, and a
+        // standby exports the last transition's time: both must be the
+        // moment stored, to the last bit, not the nearest float to it.
+        for i in 0..10_000u32 {
+            let at = 1_796_632_213.0 + f64::from(i) * 0.000_123_456_7;
+            let mut r = record();
+            r.created = at;
+            assert_eq!(Record::decode(&r.encode(), "the key").unwrap().created, at);
+        }
+    }
+
+    #[test]
     fn what_cannot_be_read_is_refused_naming_where_it_is() {
         let mut newer: serde_json::Value = serde_json::from_slice(&record().encode()).unwrap();
         newer["schema"] = 2.into();
