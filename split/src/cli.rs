@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use reqwest::Url;
 
 use migration::envoy::{self, Fault};
@@ -30,6 +32,42 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `split migrate`'s flags that `split rollout start` takes but cannot
+/// honour: the controller moves the split at its own `ENVOY_ADMIN_URL`
+/// (or Consul), and `status` reports.
+const NOT_FOR_ROLLOUT: [(&str, &str); 2] = [
+    (
+        "admin",
+        "the controller moves the split at its own ENVOY_ADMIN_URL (or CONTROLLER_TARGET=consul)",
+    ),
+    ("json", "the migration's report is `split rollout status --json`"),
+];
+
+/// Parses the command line: clap's derive, then what it cannot say. A
+/// flag `rollout start` would ignore is refused, not dropped silently.
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let start = matches
+        .subcommand_matches("rollout")
+        .and_then(|m| m.subcommand_matches("start"));
+    if let Some(start) = start {
+        for (id, why) in NOT_FOR_ROLLOUT {
+            if start.value_source(id) == Some(ValueSource::CommandLine) {
+                return Err(command.error(
+                    ErrorKind::ArgumentConflict,
+                    format!("split rollout start does not take --{id}: {why}"),
+                ));
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches)
 }
 
 /// The subcommands.
@@ -303,7 +341,6 @@ async fn interrupted() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -340,6 +377,31 @@ mod tests {
             let parsed = Cli::try_parse_from(["split", "migrate"].iter().chain(args));
             assert!(parsed.is_err(), "{args:?} accepted");
         }
+    }
+
+    #[test]
+    fn rollout_start_refuses_the_migrate_flags_it_would_ignore() {
+        for (flag, value, why) in [
+            (
+                "--admin",
+                Some("http://127.0.0.1:9901"),
+                "its own ENVOY_ADMIN_URL",
+            ),
+            ("--json", None, "split rollout status --json"),
+        ] {
+            let args = ["split", "rollout", "start", "--store", "memory", flag];
+            let err = parse(args.iter().copied().chain(value)).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+            assert!(err.use_stderr(), "exits 64");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("does not take {flag}: ")) && text.contains(why),
+                "{text}"
+            );
+        }
+        // From the environment, as compose sets it for migrate, it is no refusal.
+        assert!(parse(["split", "rollout", "start", "--store", "memory"]).is_ok());
+        assert!(parse(["split", "migrate", "--admin", "http://127.0.0.1:9901", "--json"]).is_ok());
     }
 
     #[test]

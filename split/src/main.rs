@@ -13,12 +13,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use split::cli::{Cli, run};
+use split::cli::{parse, run};
 use split::output::USAGE;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
