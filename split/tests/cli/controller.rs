@@ -263,6 +263,32 @@ async fn until(store: &MemoryStore, what: &str, done: impl Fn(&Record) -> bool) 
 
 #[tokio::test]
 async fn a_failover_mid_window_is_judged_from_the_stored_start_with_nothing_written_twice() {
+    failover_mid_window(
+        "mid-window",
+        |phase| matches!(phase, Phase::Holding { .. }),
+        |done| &done.steps[0].window,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_failover_mid_baseline_is_judged_from_the_stored_start() {
+    failover_mid_window(
+        "mid-baseline",
+        |phase| matches!(phase, Phase::Baseline { .. }),
+        |done| &done.baseline.as_ref().expect("the baseline, judged").window,
+    )
+    .await;
+}
+
+/// Leader a drives until a window (the one `during` matches) has
+/// counted its start, and dies; b takes over and completes, the window
+/// (`window_of` the ended record) counted from a's first count.
+async fn failover_mid_window(
+    what: &str,
+    during: fn(&Phase) -> bool,
+    window_of: fn(&Record) -> &migration::judge::Window,
+) {
     let (consul, addr, _, _) = stack(Some(0.0)).await;
     let (prometheus, prometheus_url) = prometheus_double::serve(consul.clone(), 4).await;
     let mut plan = plan("20,100", "http://127.0.0.1:9/");
@@ -276,8 +302,8 @@ async fn a_failover_mid_window_is_judged_from_the_stored_start_with_nothing_writ
     let record = record_at(&plan, None, &[], Webhooks::default());
     store.write(&record.encode(), 0).await.unwrap();
 
-    // Leader a drives until the 20 % step's window has counted its start,
-    // then dies (kill -9: its task is dropped, nothing more done).
+    // Leader a drives until the window has counted its start, then dies
+    // (kill -9: its task is dropped, nothing more done).
     let lead_a = Arc::new(Leadership::new(
         store.campaign(&candidate("a")).await.unwrap().unwrap(),
     ));
@@ -300,14 +326,15 @@ async fn a_failover_mid_window_is_judged_from_the_stored_start_with_nothing_writ
                 .await
         })
     };
-    let mid = until(&store, "mid-window", |r| {
-        matches!(r.machine.phase, Phase::Holding { .. }) && r.counted_from.is_some()
+    let mid = until(&store, what, |r| {
+        during(&r.machine.phase) && r.counted_from.is_some()
     })
     .await;
     a.abort();
     assert!(a.await.unwrap_err().is_cancelled());
     let counted_from = mid.counted_from.unwrap();
     let taken_over_at = record::now();
+    let asked_before_b = prometheus.lock().unwrap().queries.len();
     // Its lease runs out: b leads.
     Arc::try_unwrap(lead_a).unwrap().resign(&*store).await.unwrap();
     let (record, version) = intent::read(&*store).await.unwrap();
@@ -333,8 +360,18 @@ async fn a_failover_mid_window_is_judged_from_the_stored_start_with_nothing_writ
     assert!(by.contains(&"a") && by.contains(&"b"), "{by:?}");
     // The window counts from a's first count: what the mesh carried
     // before b took over is in it, and nothing before a's count is.
-    let window = &done.steps[0].window;
+    let window = window_of(&done);
     let prometheus = prometheus.lock().unwrap();
+    // b asked for the counters at a's first count (to the millisecond, as
+    // the query's `time` goes), not at a first count of its own.
+    let at = |t: f64| format!("{t:.3}");
+    assert!(
+        prometheus.queries[asked_before_b..]
+            .iter()
+            .any(|(_, t)| at(*t) == at(counted_from)),
+        "b never counted from a's start, {}",
+        at(counted_from)
+    );
     let total = |at: f64| {
         prometheus
             .scrapes

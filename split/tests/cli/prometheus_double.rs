@@ -86,8 +86,8 @@ pub struct Prometheus {
     /// The counters now, and each scrape.
     pub now: Scrape,
     pub scrapes: Vec<Scrape>,
-    /// Every query, and problems with any.
-    pub queries: Vec<String>,
+    /// Every query with its `time`, and problems with any.
+    pub queries: Vec<(String, f64)>,
     pub problems: Vec<String>,
     sent: u64,
     lambda_sent: u64,
@@ -259,7 +259,7 @@ async fn query(
             json!({"status": "error", "errorType": "bad_data", "error": "invalid parameter"}).to_string(),
         );
     };
-    prometheus.queries.push(query.clone());
+    prometheus.queries.push((query.clone(), time));
     match prometheus.mode {
         Mode::NotPrometheus => return (StatusCode::OK, "<!doctype html><title>Grafana</title>".into()),
         Mode::Empty => return (StatusCode::OK, vector(&[])),
