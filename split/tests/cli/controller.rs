@@ -74,21 +74,33 @@ async fn drive(store: &MemoryStore, id: &str, record: Record, addr: &str) -> Res
         None => store.write(&record.encode(), 0).await.unwrap(),
     };
     let lead = Leadership::new(store.campaign(&candidate(id)).await.unwrap().unwrap());
+    let driven = drive_led(store, &lead, addr, record, version).await;
+    lead.resign(store).await.unwrap();
+    driven
+}
+
+/// Drives `record` (stored at `version`) under `lead` with the Consul
+/// double at `addr`, never interrupted.
+async fn drive_led(
+    store: &MemoryStore,
+    lead: &Leadership,
+    addr: &str,
+    record: Record,
+    version: u64,
+) -> Result<Record, Stop> {
     let mut target = consul_target(addr, Some(TOKEN));
     let progress = Progress::stderr(true);
     let driver = Driver {
         store,
-        lead: &lead,
+        lead,
         target: &mut target,
         progress: &progress,
         metrics: MigrationMetrics::default(),
         published: None,
     };
-    let driven = driver
+    driver
         .drive(record, version, std::future::pending(), std::future::pending())
-        .await;
-    lead.resign(store).await.unwrap();
-    driven
+        .await
 }
 
 /// The Lambda's weight of each write Consul took.
@@ -211,18 +223,7 @@ async fn a_leader_past_its_lease_writes_nothing() {
         .checked_sub(lease.ttl + Duration::from_secs(1))
         .unwrap();
     let lead = Leadership::new(lease);
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let progress = Progress::stderr(true);
-    let driver = Driver {
-        store: &store,
-        lead: &lead,
-        target: &mut target,
-        progress: &progress,
-        metrics: MigrationMetrics::default(),
-        published: None,
-    };
-    let stop = driver
-        .drive(record, version, std::future::pending(), std::future::pending())
+    let stop = drive_led(&store, &lead, &addr, record, version)
         .await
         .unwrap_err();
     assert!(
@@ -310,20 +311,8 @@ async fn failover_mid_window(
     let a = {
         let (store, lead, addr) = (store.clone(), lead_a.clone(), addr.clone());
         tokio::spawn(async move {
-            let mut target = consul_target(&addr, Some(TOKEN));
-            let progress = Progress::stderr(true);
             let (record, version) = intent::read(&*store).await.unwrap();
-            let driver = Driver {
-                store: &*store,
-                lead: &lead,
-                target: &mut target,
-                progress: &progress,
-                metrics: MigrationMetrics::default(),
-                published: None,
-            };
-            driver
-                .drive(record, version, std::future::pending(), std::future::pending())
-                .await
+            drive_led(&store, &lead, &addr, record, version).await
         })
     };
     let mid = until(&store, what, |r| {
@@ -339,20 +328,7 @@ async fn failover_mid_window(
     Arc::try_unwrap(lead_a).unwrap().resign(&*store).await.unwrap();
     let (record, version) = intent::read(&*store).await.unwrap();
     let lead_b = Leadership::new(store.campaign(&candidate("b")).await.unwrap().unwrap());
-    let mut target = consul_target(&addr, Some(TOKEN));
-    let progress = Progress::stderr(true);
-    let driver = Driver {
-        store: &*store,
-        lead: &lead_b,
-        target: &mut target,
-        progress: &progress,
-        metrics: MigrationMetrics::default(),
-        published: None,
-    };
-    let done = driver
-        .drive(record, version, std::future::pending(), std::future::pending())
-        .await
-        .unwrap();
+    let done = drive_led(&store, &lead_b, &addr, record, version).await.unwrap();
 
     assert_eq!(ended(&done).0, Conclusion::Succeeded, "{:?}", done.history);
     assert_eq!(weights(&consul), [20.0, 100.0], "nothing written twice");
