@@ -298,7 +298,8 @@ pub fn window_line(w: &Window) -> String {
     )
 }
 
-pub(crate) fn join_shares(shares: &[Share]) -> String {
+/// Shares as people read them: `5% -> 25% -> 100%` (`none` for none).
+pub fn join_shares(shares: &[Share]) -> String {
     if shares.is_empty() {
         return "none".to_owned();
     }

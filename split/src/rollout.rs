@@ -14,6 +14,7 @@ use migration::intent::{self, Refused};
 use migration::machine::Machine;
 use migration::plan::Args as MigrateArgs;
 use migration::record::{Record, Verb, Webhooks};
+use migration::report::join_shares;
 use migration::share::Share;
 use migration::status::Status;
 use migration::store::Store;
@@ -170,13 +171,7 @@ async fn start<S: Store>(store: &S, args: StartArgs, env: impl Fn(&str) -> Optio
         Ok(_) => Output::ok(format!(
             "stored in {}: steps {}; the controller starts it within seconds (`split rollout status --watch`)\n",
             store.describe(),
-            record
-                .machine
-                .steps
-                .iter()
-                .map(|s| format!("{s}%"))
-                .collect::<Vec<_>>()
-                .join(" -> ")
+            join_shares(&record.machine.steps)
         )),
         Err(e) => refused("start", &e),
     }
