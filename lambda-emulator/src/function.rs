@@ -42,9 +42,14 @@ pub enum Reply {
 impl Reply {
     /// A function error with Lambda's `{"errorType","errorMessage"}`.
     fn function_error(error_type: &str, message: &str) -> Self {
-        let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
-        Self::FunctionError(Bytes::from(body.to_string()))
+        Self::FunctionError(Bytes::from(error_object(error_type, message)))
     }
+}
+
+/// Lambda's error object, `{"errorType","errorMessage"}`: a function's
+/// error, and the Runtime API's refusals.
+pub(crate) fn error_object(error_type: &str, message: &str) -> String {
+    serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string()
 }
 
 /// How the invoker waits: Invoke's `X-Amz-Invocation-Type` (`DryRun`

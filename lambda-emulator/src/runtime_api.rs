@@ -52,6 +52,7 @@ pub(crate) struct Work {
 #[derive(Debug)]
 pub(crate) struct Polled;
 
+use crate::function::error_object;
 use crate::payload::{self, MAX_RESPONSE_BYTES};
 
 /// An invocation handed out: its request id and where its answer goes.
@@ -139,24 +140,21 @@ async fn posted(api: &Api, id: &str, body: Body, posted: fn(Bytes) -> Posted) ->
     if !read.exceeds(MAX_RESPONSE_BYTES) {
         return answer(api, id, posted(read.bytes));
     }
-    let error = serde_json::json!({
-        "errorType": "Function.ResponseSizeTooLarge",
-        "errorMessage": format!(
-            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-        ),
-    });
-    let answered = answer(api, id, Posted::Error(Bytes::from(error.to_string())));
+    let error = error_object(
+        "Function.ResponseSizeTooLarge",
+        &format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+    );
+    let answered = answer(api, id, Posted::Error(Bytes::from(error)));
     if answered.status() != StatusCode::ACCEPTED {
         return answered;
     }
     (
         StatusCode::PAYLOAD_TOO_LARGE,
         [("content-type", "application/json")],
-        serde_json::json!({
-            "errorMessage": format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
-            "errorType": "RequestEntityTooLarge",
-        })
-        .to_string(),
+        error_object(
+            "RequestEntityTooLarge",
+            &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+        ),
     )
         .into_response()
 }
@@ -196,11 +194,10 @@ fn answer(api: &Api, id: &str, posted: Posted) -> Response {
         None => (
             StatusCode::BAD_REQUEST,
             [("content-type", "application/json")],
-            serde_json::json!({
-                "errorType": "InvalidRequestID",
-                "errorMessage": format!("no invocation {id} is waiting for an answer"),
-            })
-            .to_string(),
+            error_object(
+                "InvalidRequestID",
+                &format!("no invocation {id} is waiting for an answer"),
+            ),
         )
             .into_response(),
     }
