@@ -61,8 +61,6 @@ pub struct KvRead {
 /// Which of Consul's exclusive PUT flags a write carries.
 #[derive(Debug, Clone, Copy)]
 pub enum KvWrite<'a> {
-    /// `?cas=N`: only if the key's `ModifyIndex` is N (0: only if absent).
-    Cas(u64),
     /// `?acquire=S`: take the key's lock for session S.
     Acquire(&'a str),
     /// `?release=S`: give up S's lock on the key.
@@ -191,13 +189,6 @@ fn kv_path(key: &str) -> String {
 }
 
 impl Consul {
-    fn bad_answer(request: &str, detail: impl Into<String>) -> ConsulError {
-        ConsulError::BadAnswer {
-            request: request.to_owned(),
-            detail: detail.into(),
-        }
-    }
-
     fn too_large(key: &str, value: &[u8]) -> Result<(), ConsulError> {
         if value.len() > MAX_VALUE_BYTES {
             return Err(ConsulError::TooLarge {
@@ -261,7 +252,6 @@ impl Consul {
     pub async fn kv_put(&self, key: &str, value: &[u8], how: KvWrite<'_>) -> Result<bool, ConsulError> {
         Self::too_large(key, value)?;
         let path = match how {
-            KvWrite::Cas(index) => format!("{}?cas={index}", kv_path(key)),
             KvWrite::Acquire(session) => format!("{}?acquire={session}", kv_path(key)),
             KvWrite::Release(session) => format!("{}?release={session}", kv_path(key)),
         };
@@ -269,17 +259,7 @@ impl Consul {
         let answer = self
             .request(Method::PUT, &path, Some(value.to_vec()), self.timeout)
             .await?;
-        if answer.status != StatusCode::OK {
-            return Err(self.refusal(answer.status, &request, &answer.body));
-        }
-        match String::from_utf8_lossy(&answer.body).trim() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            other => Err(Self::bad_answer(
-                &request,
-                format!("{other:?}, not true or false"),
-            )),
-        }
+        self.true_or_false(&request, answer.status, &answer.body)
     }
 
     /// Creates a session bound to `spec.node` and no health check

@@ -272,6 +272,26 @@ impl Consul {
         self.settings.address.as_str()
     }
 
+    /// A write's answer, Consul's `true` (applied) or `false` (a check
+    /// such as `cas` failed); any other answer is an error naming `request`.
+    fn true_or_false(&self, request: &str, status: StatusCode, body: &[u8]) -> Result<bool, ConsulError> {
+        if status != StatusCode::OK {
+            return Err(self.refusal(status, request, body));
+        }
+        match String::from_utf8_lossy(body).trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(Self::bad_answer(request, format!("{other:?}, not true or false"))),
+        }
+    }
+
+    fn bad_answer(request: &str, detail: impl Into<String>) -> ConsulError {
+        ConsulError::BadAnswer {
+            request: request.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
     fn refusal(&self, status: StatusCode, request: &str, body: &[u8]) -> ConsulError {
         let detail = refusal_detail(body);
         if status == StatusCode::FORBIDDEN {
@@ -313,11 +333,6 @@ impl Consul {
                 after: timeout,
             }),
         }
-    }
-
-    /// The timeout of one ordinary call.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     async fn call_untimed(

@@ -38,10 +38,7 @@ impl Consul {
             StatusCode::NOT_FOUND => return Ok(None),
             other => return Err(self.refusal(other, &request, &body)),
         }
-        let bad = |detail: String| ConsulError::BadAnswer {
-            request: request.clone(),
-            detail,
-        };
+        let bad = |detail: String| Self::bad_answer(&request, detail);
         let entry: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
         let modify_index = entry
             .get("ModifyIndex")
@@ -71,17 +68,7 @@ impl Consul {
         let (status, answer) = self
             .call(Method::PUT, &path, Some(body.to_string().into_bytes()))
             .await?;
-        if status != StatusCode::OK {
-            return Err(self.refusal(status, &request, &answer));
-        }
-        match String::from_utf8_lossy(&answer).trim() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            other => Err(ConsulError::BadAnswer {
-                request,
-                detail: format!("{other:?}, not true or false"),
-            }),
-        }
+        self.true_or_false(&request, status, &answer)
     }
 
     /// The write `write_splitter` would make, as text, for `--dry-run`.

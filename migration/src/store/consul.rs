@@ -158,18 +158,15 @@ impl ConsulStore {
                 request: request.to_owned(),
                 detail: Refusal::parse(&detail).explain(),
             },
-            ConsulError::TooLarge { .. } => StoreError::Forbidden {
+            ConsulError::TooLarge { .. }
+            | ConsulError::Status {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                ..
+            } => StoreError::Forbidden {
                 store,
                 request: request.to_owned(),
                 detail: error.to_string(),
             },
-            ConsulError::Status { status, .. } if status == StatusCode::PAYLOAD_TOO_LARGE => {
-                StoreError::Forbidden {
-                    store,
-                    request: request.to_owned(),
-                    detail: error.to_string(),
-                }
-            }
             ConsulError::Status { ref detail, .. } => {
                 let hint = if detail.contains("Missing node registration") {
                     format!(

@@ -43,7 +43,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -125,7 +125,6 @@ fn millis(d: Duration) -> u64 {
 #[derive(Debug, Clone)]
 struct Dir {
     path: PathBuf,
-    guard_wait: Duration,
 }
 
 /// `store.lock`, held until dropped (closing the file releases it).
@@ -182,10 +181,10 @@ impl Dir {
         }
     }
 
-    /// `store.lock`, waited for up to `guard_wait`.
+    /// `store.lock`, waited for up to `GUARD_WAIT`.
     fn guard(&self) -> Result<Guard, StoreError> {
         let file = self.open_lock_file(GUARD_FILE)?;
-        let deadline = Instant::now() + self.guard_wait;
+        let deadline = Instant::now() + GUARD_WAIT;
         loop {
             match flock(&file, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => return Ok(Guard(file)),
@@ -196,7 +195,7 @@ impl Dir {
                             cause: format!(
                                 "{GUARD_FILE} has been held for over {} s: a process is stopped inside a write (SIGSTOP, docker pause); \
                                  nothing was done, try again when it runs or is gone",
-                                self.guard_wait.as_secs_f32()
+                                GUARD_WAIT.as_secs_f32()
                             ),
                         });
                     }
@@ -463,25 +462,10 @@ impl FileStore {
     /// The store in `dir`, made if missing; its lock file is opened now, so
     /// a directory that cannot be written is named before any campaign.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        let dir = Dir {
-            path: dir.into(),
-            guard_wait: GUARD_WAIT,
-        };
+        let dir = Dir { path: dir.into() };
         std::fs::create_dir_all(&dir.path).map_err(|e| dir.io("create the directory", &e))?;
         dir.open_lock_file(GUARD_FILE)?;
         Ok(Self { dir })
-    }
-
-    /// How long a call waits for another process's read-compare-write
-    /// (tests of a process stopped inside one shorten it).
-    pub fn with_guard_wait(mut self, wait: Duration) -> Self {
-        self.dir.guard_wait = wait;
-        self
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir.path
     }
 
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
