@@ -47,7 +47,7 @@ pub struct Status {
     /// People's requests the leader has not acted on yet.
     pub requests: Vec<Request>,
     /// Who leads, as the store says.
-    pub leader: Option<LeaderView>,
+    pub leader: Option<Leader>,
     /// Who started the migration, and when (Unix seconds).
     pub started_by: String,
     /// When.
@@ -63,15 +63,6 @@ pub struct WindowSoFar {
     pub elapsed_seconds: f64,
     /// The leader's live line: the counts so far (on its `/status` only).
     pub so_far: Option<String>,
-}
-
-/// Who leads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LeaderView {
-    /// The leader's id.
-    pub id: String,
-    /// How the store knows.
-    pub detail: String,
 }
 
 impl Status {
@@ -118,10 +109,7 @@ impl Status {
             windows: record.steps.clone(),
             history: record.history.clone(),
             requests: record.requests.clone(),
-            leader: leader.map(|l| LeaderView {
-                id: l.id,
-                detail: l.detail,
-            }),
+            leader,
             started_by: record.started_by.clone(),
             created: record.created,
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use reqwest::Url;
@@ -222,7 +222,7 @@ async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let body = serde_json::json!({
         "this": state.id,
         "leads": leads,
-        "leader": leader.map(|l| serde_json::json!({ "id": l.id, "detail": l.detail })),
+        "leader": leader,
         "problem": problem,
         "migration": migration,
     });
@@ -231,8 +231,7 @@ async fn status(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(header::CONTENT_TYPE, service_core::metrics::CONTENT_TYPE)],
         state.shared.metrics.encode(),
     )
 }

@@ -148,7 +148,7 @@ pub enum LeaseToken {
 }
 
 /// Who leads, as the store says: for `split rollout status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Leader {
     /// The holder's id.
     pub id: String,
