@@ -37,15 +37,9 @@ use crate::store::{AnyStore, StoreSpec, VARIABLE};
 /// `CONTROLLER_PORT`'s default.
 pub const DEFAULT_PORT: u16 = 9470;
 
-/// A setting that cannot be used: the variable and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    /// The variable.
-    pub variable: &'static str,
-    /// What is wrong.
-    pub problem: String,
-}
+/// A setting that cannot be used: the variable and what is wrong (the
+/// same error Consul's settings give).
+pub use migration::consul::SettingsError as ConfigError;
 
 /// The controller's settings.
 #[derive(Debug, Clone)]
@@ -119,10 +113,7 @@ impl Config {
         let consul = match target {
             TargetKind::Envoy => None,
             TargetKind::Consul => {
-                let settings = Settings::from_lookup(&lookup).map_err(|e| ConfigError {
-                    variable: e.variable,
-                    problem: e.problem,
-                })?;
+                let settings = Settings::from_lookup(&lookup)?;
                 Some(Consul::new(settings, TARGET_TIMEOUT).map_err(|e| ConfigError {
                     variable: "CONSUL_CACERT",
                     problem: e.to_string(),

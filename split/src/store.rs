@@ -48,24 +48,25 @@ impl StoreSpec {
     /// (`CONTROLLER_LEASE_TTL`, 15 s by default); `env` reads Consul's
     /// variables.
     pub fn open(&self, env: impl Fn(&str) -> Option<String>) -> Result<(AnyStore, Duration), OpenError> {
-        let named = |e: SettingsError| OpenError::Setting(e.variable, e.problem);
+        // The replicas of a file or memory store share one clock: their
+        // lease may be short.
+        let local_ttl = || duration_setting(&env, TTL, DEFAULT_TTL, FILE_MIN_TTL, MAX_TTL);
         match self {
             Self::Consul => {
-                let settings = ConsulStoreSettings::from_lookup(&env).map_err(named)?;
+                let settings = ConsulStoreSettings::from_lookup(&env)?;
                 let ttl = settings.ttl;
-                let store = ConsulStore::new(settings)
-                    .map_err(|e| OpenError::Setting("CONSUL_CACERT", e.to_string()))?;
+                let store = ConsulStore::new(settings).map_err(|e| SettingsError {
+                    variable: "CONSUL_CACERT",
+                    problem: e.to_string(),
+                })?;
                 Ok((AnyStore::Consul(Box::new(store)), ttl))
             }
             Self::File(dir) => {
-                let ttl = duration_setting(&env, TTL, DEFAULT_TTL, FILE_MIN_TTL, MAX_TTL).map_err(named)?;
+                let ttl = local_ttl()?;
                 let store = FileStore::open(dir).map_err(OpenError::Store)?;
                 Ok((AnyStore::File(store), ttl))
             }
-            Self::Memory => {
-                let ttl = duration_setting(&env, TTL, DEFAULT_TTL, FILE_MIN_TTL, MAX_TTL).map_err(named)?;
-                Ok((AnyStore::Memory(MemoryStore::default()), ttl))
-            }
+            Self::Memory => Ok((AnyStore::Memory(MemoryStore::default()), local_ttl()?)),
         }
     }
 }
@@ -74,8 +75,8 @@ impl StoreSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// A setting that cannot be used: bad input (exit 64).
-    #[error("{0}: {1}")]
-    Setting(&'static str, String),
+    #[error(transparent)]
+    Setting(#[from] SettingsError),
     /// The store refused or could not be reached (exit 1).
     #[error(transparent)]
     Store(StoreError),
