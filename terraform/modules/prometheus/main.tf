@@ -5,8 +5,8 @@
 # each service's own GET /metrics on its metrics port; tasks outside the
 # mesh by DNS (dns_sd_jobs, e.g. Cloud Map names). Its HTTP API and UI are a
 # listener of the ingress ALB on their own port, which admits ingress_cidrs
-# only; inside the VPC, that ALB and the groups named in callers (through
-# the Cloud Map name, if given) reach it.
+# only; inside the VPC, that ALB and the groups other modules admit on its
+# port (the migration controller's, through the Cloud Map name) reach it.
 
 locals {
   # The anonymous token reads the catalog: consul-ecs's controller gives it
