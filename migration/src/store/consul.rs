@@ -231,13 +231,26 @@ impl ConsulStore {
         }
     }
 
-    async fn transact(
-        &self,
-        ops: &[TxnOp<'_>],
-        fenced: Option<&str>,
-        expected: u64,
-    ) -> Result<u64, StoreError> {
-        match self.consul.txn(ops).await {
+    /// Writes the state if its index is still `expected` and, when
+    /// `fenced` names a session, only while that session holds the lock:
+    /// one transaction, which answers the index written.
+    async fn transact(&self, value: &[u8], expected: u64, fenced: Option<&str>) -> Result<u64, StoreError> {
+        let cas = TxnOp::Cas {
+            key: STATE_KEY,
+            value,
+            index: expected,
+        };
+        let ops = match fenced {
+            Some(session) => vec![
+                TxnOp::CheckSession {
+                    key: LEADER_KEY,
+                    session,
+                },
+                cas,
+            ],
+            None => vec![cas],
+        };
+        match self.consul.txn(&ops).await {
             Ok(TxnOutcome::Applied(written)) => written
                 .iter()
                 .find(|e| e.key == STATE_KEY)
@@ -338,16 +351,7 @@ impl Store for ConsulStore {
     }
 
     async fn write(&self, value: &[u8], expected: u64) -> Result<u64, StoreError> {
-        self.transact(
-            &[TxnOp::Cas {
-                key: STATE_KEY,
-                value,
-                index: expected,
-            }],
-            None,
-            expected,
-        )
-        .await
+        self.transact(value, expected, None).await
     }
 
     async fn campaign(&self, me: &Candidate) -> Result<Option<Lease>, StoreError> {
@@ -442,22 +446,7 @@ impl Store for ConsulStore {
 
     async fn write_fenced(&self, lease: &Lease, value: &[u8], expected: u64) -> Result<u64, StoreError> {
         let session = self.session_of(lease)?;
-        self.transact(
-            &[
-                TxnOp::CheckSession {
-                    key: LEADER_KEY,
-                    session: &session,
-                },
-                TxnOp::Cas {
-                    key: STATE_KEY,
-                    value,
-                    index: expected,
-                },
-            ],
-            Some(&session),
-            expected,
-        )
-        .await
+        self.transact(value, expected, Some(&session)).await
     }
 
     async fn resign(&self, lease: Lease) -> Result<(), StoreError> {
