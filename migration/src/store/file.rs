@@ -171,40 +171,41 @@ impl Dir {
             .map_err(|e| self.io(&format!("open {name}"), &e))
     }
 
+    /// An exclusive OS lock on `file` (named `name`), if nobody else
+    /// holds it: `false` when someone does.
+    fn try_flock(&self, file: &File, name: &str) -> Result<bool, StoreError> {
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(true),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => Ok(false),
+            Err(e) => Err(self.io(&format!("lock {name}"), &e.into())),
+        }
+    }
+
     /// `leader.lock`, if nobody else holds it.
     fn try_os_lock(&self) -> Result<Option<File>, StoreError> {
         let file = self.open_lock_file(LOCK_FILE)?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(Some(file)),
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => Ok(None),
-            Err(e) => Err(self.io(&format!("lock {LOCK_FILE}"), &e.into())),
-        }
+        Ok(self.try_flock(&file, LOCK_FILE)?.then_some(file))
     }
 
     /// `store.lock`, waited for up to `GUARD_WAIT`.
     fn guard(&self) -> Result<Guard, StoreError> {
         let file = self.open_lock_file(GUARD_FILE)?;
         let deadline = Instant::now() + GUARD_WAIT;
-        loop {
-            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(Guard(file)),
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {
-                    if Instant::now() >= deadline {
-                        return Err(StoreError::Unreachable {
-                            store: self.describe(),
-                            cause: format!(
-                                "{GUARD_FILE} has been held for over {} s: a process is stopped inside a write (SIGSTOP, docker pause); \
-                                 nothing was done, try again when it runs or is gone",
-                                GUARD_WAIT.as_secs_f32()
-                            ),
-                        });
-                    }
-                    // Held for a few milliseconds at a time.
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(e) => return Err(self.io(&format!("lock {GUARD_FILE}"), &e.into())),
+        while !self.try_flock(&file, GUARD_FILE)? {
+            if Instant::now() >= deadline {
+                return Err(StoreError::Unreachable {
+                    store: self.describe(),
+                    cause: format!(
+                        "{GUARD_FILE} has been held for over {} s: a process is stopped inside a write (SIGSTOP, docker pause); \
+                         nothing was done, try again when it runs or is gone",
+                        GUARD_WAIT.as_secs_f32()
+                    ),
+                });
             }
+            // Held for a few milliseconds at a time.
+            std::thread::sleep(Duration::from_millis(2));
         }
+        Ok(Guard(file))
     }
 
     /// A whole file, or `None` when there is none.
