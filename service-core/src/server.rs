@@ -232,16 +232,24 @@ fn fail(service: &str, message: &str) -> ExitCode {
 }
 
 async fn check_health(client: Client, port: u16) -> ExitCode {
+    match own_health(&client, "self", port).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => fail("healthcheck", &why),
+    }
+}
+
+/// Asks this host's `/health` on `port` (`name` in errors), as a container
+/// health check does: `Ok` when it answers healthy, else why not.
+pub async fn own_health(client: &Client, name: &'static str, port: u16) -> Result<(), String> {
     let own = Upstream {
-        name: "self",
-        url: match format!("http://127.0.0.1:{port}/health").parse() {
-            Ok(url) => url,
-            Err(e) => return fail("healthcheck", &e.to_string()),
-        },
+        name,
+        url: format!("http://127.0.0.1:{port}/health")
+            .parse::<reqwest::Url>()
+            .map_err(|e| e.to_string())?,
     };
     match client.get_text(&own, Default::default()).await {
-        Ok(body) if body == HEALTHY => ExitCode::SUCCESS,
-        Ok(body) => fail("healthcheck", &format!("unexpected body {body:?}")),
-        Err(e) => fail("healthcheck", &e.to_string()),
+        Ok(body) if body == HEALTHY => Ok(()),
+        Ok(body) => Err(format!("unexpected body {body:?}")),
+        Err(e) => Err(e.to_string()),
     }
 }
