@@ -53,6 +53,48 @@ stack_wait_healthy() {
   done
 }
 
+# The Lambda's share Envoy holds, in percent, from its runtime.
+envoy_share() {
+  curl -fsS "$admin/runtime" | python3 -c '
+import json, sys
+value = json.load(sys.stdin)["entries"].get("greeter.split.greeter-lambda", {}).get("final_value")
+print("none" if value is None else "%g" % (int(value) / 100))'
+}
+
+# Watches Envoy's share in the background, polling every 5 ms for at most
+# $2 seconds: each change, with the moment it was seen (`HH:MM:SS share`),
+# a line in $1. Sets `envoy_watcher` to its PID; fails if nothing is seen.
+watch_envoy_share() {
+  python3 -u -c '
+import json, sys, time, urllib.request
+last = None
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    entries = json.load(urllib.request.urlopen(sys.argv[1] + "/runtime"))["entries"]
+    value = entries.get("greeter.split.greeter-lambda", {}).get("final_value")
+    share = "none" if value is None else "%g" % (int(value) / 100)
+    if share != last:
+        print(time.strftime("%H:%M:%S"), share)
+        last = share
+    time.sleep(0.005)' "$admin" "$2" > "$1" 2>/dev/null &
+  envoy_watcher=$!
+  for _ in $(seq 1 250); do [ -s "$1" ] && break; sleep 0.02; done
+  [ -s "$1" ] || fail "cannot watch Envoy's runtime"
+}
+
+# Restarts the Lambda failing: its function's NAME_URL points nowhere, so
+# every invocation is a function error (200 with X-Amz-Function-Error).
+lambda_failing() {
+  cat > "$scratch/failing-lambda.yml" <<'YAML'
+services:
+  lambda:
+    environment:
+      NAME_URL: http://name:1
+YAML
+  compose --file "$scratch/failing-lambda.yml" \
+    up --detach --no-deps --wait --wait-timeout 60 --pull never lambda >/dev/null 2>&1 || fail "cannot restart the Lambda failing"
+}
+
 # An instant query to the stack's Prometheus: each series of the answer as
 # its labels (JSON) and value, one a line; fails on an error answer.
 promql() {
